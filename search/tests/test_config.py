@@ -1,0 +1,37 @@
+import json
+
+import pytest
+
+from instanas_search.config import ConfigError, load_config
+from instanas_search.ops import build_op, list_ops
+
+
+def test_unknown_key_is_rejected_with_valid_names(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"train": {"epochz": 3}}))
+    with pytest.raises(ConfigError, match=r"unknown config key train\.'epochz'.*valid keys: .*pretrain_epochs"):
+        load_config(str(p))
+
+
+def test_override_types_and_nesting():
+    cfg = load_config(None, ["train.lr=0.05", "space.width_mult=1", "data.root=/x/y", "data.augment=false"])
+    assert cfg.train.lr == 0.05 and cfg.space.width_mult == 1.0 and cfg.data.root == "/x/y" and cfg.data.augment is False
+    with pytest.raises(ConfigError, match="expected true/false"):
+        load_config(None, ["data.augment=3"])
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_config(None, ["train.lr"])
+
+
+def test_default_space_is_17_cells_by_5_options():
+    from instanas_search.space import build_layout
+    cfg = load_config(None)
+    lay = build_layout(cfg.space, 1, (28, 28), 10)
+    assert len(lay.cells) == 17 and len(lay.options) == 5
+    assert [c.stride for c in lay.cells if c.stride != 1] == [2, 2, 2]  # CIFAR-style: three downsamplings
+    assert lay.cells[-1].out_hw == (4, 4)
+
+
+def test_op_registry_lists_valid_names():
+    assert {"mb_k3_e6", "mb_k3_e3", "mb_k5_e6", "mb_k5_e3", "plain_k3"} <= set(list_ops())
+    with pytest.raises(KeyError, match="valid ops: .*mb_k3_e6"):
+        build_op("mb_k9_e1", 8, 8, 1)

@@ -1,0 +1,66 @@
+import json
+
+import pytest
+import torch
+
+from instanas_search.cli import main
+from instanas_search.export import ExportError, validate_manifest
+
+from conftest import FIXTURE
+
+
+def test_committed_fixture_is_valid_and_its_golden_is_consistent():
+    manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    validate_manifest(manifest)
+    golden = json.loads((FIXTURE / manifest["golden"]).read_text())
+    cells = manifest["graph"]["cells"]
+    thr = manifest["controller"]["threshold"]
+    alphabet = "0123456789abcdefghijklmnopqrstuv"
+    assert len(golden["inputs"]) == golden["inputShape"][0] >= 16
+    assert len({p["code"] for p in golden["paths"]}) >= 10  # the fixture exercises many paths
+    for probs, path, logits, label in zip(golden["controllerProbs"], golden["paths"], golden["logits"], golden["labels"]):
+        off = 0
+        for i, cell in enumerate(cells):
+            k = len(cell["options"])
+            sel = [j for j in range(k) if probs[off + j] >= thr]
+            off += k
+            same = cell["inputShape"][1:] == cell["outputShape"][1:]
+            expected = sel if sel else ([] if same else [cell["defaultOption"]])
+            assert path["cells"][i] == expected
+            assert path["code"][i] == alphabet[sum(1 << j for j in expected)]
+        assert max(range(len(logits)), key=logits.__getitem__) == label
+
+
+def test_random_export_reproduces_the_committed_golden(tmp_path):
+    """The same command, seed and torch give the same fixture: the goldens both test suites read are reproducible."""
+    manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    out = tmp_path / "tiny"
+    assert main(["export", "--config", "tiny", "--random", "--out", str(out)]) == 0
+    new = json.loads((out / "golden.json").read_text())
+    old = json.loads((FIXTURE / "golden.json").read_text())
+    assert [p["code"] for p in new["paths"]] == [p["code"] for p in old["paths"]]
+    assert torch.allclose(torch.tensor(new["logits"]), torch.tensor(old["logits"]), atol=1e-5)
+    assert torch.allclose(torch.tensor(new["inputs"]), torch.tensor(old["inputs"]), atol=1e-6)
+    fresh = json.loads((out / "manifest.json").read_text())
+    assert fresh["graph"]["cells"][0]["options"][0]["macs"] == manifest["graph"]["cells"][0]["options"][0]["macs"]
+
+
+def test_manifest_validation_names_the_field():
+    manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    del manifest["graph"]["cells"][1]["options"][2]["file"]
+    with pytest.raises(ExportError, match=r"/graph/cells/1/options/2: 'file' is a required property"):
+        validate_manifest(manifest)
+
+
+def test_static_export_of_trained_smoke_run(tiny_cfg, tmp_path):
+    from instanas_search.cli import _export_from
+    from instanas_search.train import Searcher
+    tiny_cfg.train.mode = "static"
+    tiny_cfg.train.pretrain_epochs = 1
+    s = Searcher(tiny_cfg, str(tmp_path / "run"))
+    s.run()
+    assert _export_from(s, tiny_cfg, str(tmp_path / "b"), "test") == 0
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert m["kind"] == "static" and "controller" not in m
+    assert all(len(c["options"]) == 1 for c in m["graph"]["cells"])
+    assert m["accuracy"]["split"] == "test" and 0 <= m["accuracy"]["top1"] <= 1

@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from instanas_search.controller import explore
+from instanas_search.reward import BoundSchedule, latency_reward, reward
+
+
+def test_parabola_peaks_midway_and_is_zero_outside():
+    lat = torch.tensor([1.0, 2.0, 3.0, 0.5, 3.5, 1.5])
+    r = latency_reward(lat, lb=1.0, ub=3.0)
+    assert r.tolist() == pytest.approx([0.0, 1.0, 0.0, 0.0, 0.0, 0.75])
+
+
+def test_reward_correct_vs_wrong():
+    lat = torch.tensor([2.0, 2.0, 5.0])
+    correct = torch.tensor([True, False, True])
+    r = reward(correct, lat, 1.0, 3.0, pos_w=2.0, neg_w=-0.5)
+    assert r.tolist() == pytest.approx([2.0, -0.5, 0.0])
+
+
+def test_bad_bounds_raise():
+    with pytest.raises(ValueError, match="ub"):
+        latency_reward(torch.tensor([1.0]), 2.0, 2.0)
+
+
+def test_bound_schedule_moves_ub_linearly():
+    s = BoundSchedule(lb=1.0, ub_start=10.0, ub_end=4.0, epochs=4)
+    assert [s.ub(e) for e in range(4)] == pytest.approx([10.0, 8.0, 6.0, 4.0])
+    assert s.ub(99) == pytest.approx(4.0)
+    assert s.bounds(0) == (1.0, 10.0)
+    with pytest.raises(ValueError, match="ub"):
+        BoundSchedule(lb=5.0, ub_start=10.0, ub_end=4.0, epochs=2).bounds(1)
+
+
+def test_exploration_keeps_probabilities_within_alpha():
+    p = torch.linspace(0, 1, 101)
+    q = explore(p, 0.8)
+    assert float(q.min()) == pytest.approx(0.2) and float(q.max()) == pytest.approx(0.8)
+    assert float(explore(torch.tensor(0.5), 0.8)) == pytest.approx(0.5)
