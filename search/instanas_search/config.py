@@ -77,7 +77,8 @@ class TrainConfig:
     keep_prob_end: float = 0.5  # then each module is kept with a probability annealed from 1 to this
     search_epochs: int = 4  # joint search: each is one controller epoch then one meta-graph epoch
     controller_lr: float = 1e-3  # Adam
-    controller_batches: int = 0  # >0: cap controller steps per search epoch (on the val split)
+    controller_passes: int = 1  # passes over the val split per search epoch (the val split is small)
+    controller_batches: int = 0  # >0: cap controller steps per pass (smoke runs)
     finetune_epochs: int = 2  # meta-graph with the frozen greedy controller
     finetune_lr: float = 0.01
 

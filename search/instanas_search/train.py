@@ -247,11 +247,19 @@ class Searcher:
         split = self.data.val
         tot = {"reward": 0.0, "greedy_reward": 0.0, "entropy": 0.0, "n": 0.0}
         steps = math.ceil(len(split.labels) / self.world / t.batch_size)
-        bar = tqdm(batches(split, t.batch_size, True, g, self.rank, self.world), total=steps,
-                   desc=f"controller {epoch + 1}", disable=None, leave=False)
-        for step, (images, labels) in enumerate(bar):
-            if t.controller_batches and step >= t.controller_batches:
-                break
+        if t.controller_batches:
+            steps = min(steps, t.controller_batches)
+
+        def stream():
+            for _ in range(max(t.controller_passes, 1)):
+                for step, b in enumerate(batches(split, t.batch_size, True, g, self.rank, self.world)):
+                    if step >= steps:
+                        break
+                    yield b
+
+        bar = tqdm(stream(), total=steps * max(t.controller_passes, 1), desc=f"controller {epoch + 1}",
+                   disable=None, leave=False)
+        for images, labels in bar:
             x, y = self._x(images, True, g), labels.to(self.device)
             p = self.controller.probs(x)  # [N, cells, options]
             sampled = torch.bernoulli(explore(p.detach(), c.alpha).cpu(), generator=g).to(self.device)

@@ -1,0 +1,93 @@
+// TypeScript view of schema/bundle-manifest.v1.schema.json. The schema file is
+// the contract; these types only mirror it so the runtime can be type-checked.
+
+/** NCHW (or NC) shape; entry 0 is the export batch size, ignored when comparing. */
+export type Shape = number[];
+
+export interface ModuleSpec {
+  id: string;
+  op?: string;
+  file: string;
+  inputShape: Shape;
+  outputShape: Shape;
+  /** Multiply-accumulates for one input. */
+  macs: number;
+  params: number;
+}
+
+export interface CellSpec {
+  inputShape: Shape;
+  outputShape: Shape;
+  defaultOption: number;
+  options: ModuleSpec[];
+}
+
+export interface InputSpec {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  layout: 'NCHW';
+  dtype: 'float32';
+  mean: number[];
+  std: number[];
+  resize: 'stretch-bilinear';
+  colorConversion: 'luma-bt601' | 'rgb';
+}
+
+export interface ControllerSpec {
+  file: string;
+  inputShape: Shape;
+  outputShape: Shape;
+  threshold: number;
+  macs: number;
+  params: number;
+}
+
+export interface GraphSpec {
+  combine: 'sum';
+  emptySelection: 'identity-else-default';
+  stem: ModuleSpec;
+  cells: CellSpec[];
+  head: ModuleSpec;
+}
+
+export interface AccuracySpec {
+  dataset: string;
+  split: string;
+  top1: number;
+  count: number;
+  meanMacs?: number;
+  distinctPaths?: number;
+  measuredWith?: string;
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  name: string;
+  version: string;
+  kind: 'instanas' | 'static';
+  description?: string;
+  labels: string[];
+  input: InputSpec;
+  controller?: ControllerSpec;
+  graph: GraphSpec;
+  latency: {
+    unit: 'ms';
+    method: string;
+    device: string;
+    measuredAt?: string;
+    table: Record<string, number>;
+  };
+  accuracy: AccuracySpec | null;
+  provenance: {
+    data: string;
+    seed: number;
+    command: string;
+    gitCommit: string;
+    createdAt: string;
+    config?: Record<string, unknown>;
+    torch?: string;
+    wallTimeSeconds?: number;
+  };
+  golden?: string;
+}

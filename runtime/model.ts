@@ -1,0 +1,325 @@
+// InstaModel: runs a bundle. The controller scores the whole batch, inputs are
+// grouped by path, and each group runs only its chosen modules, module by module.
+// Environment-neutral: file access and the engine are injected (see model-node.ts).
+import type { Engine, Session, Tensor } from './engine.js';
+import type { Manifest, ModuleSpec } from './manifest-types.js';
+import { cellRules, decodeCode, makePath, selectCells, staticCells, type CellRule, type Path } from './path.js';
+
+/** Options of InstaModel; every field is optional, defaults in DEFAULT_OPTIONS. */
+export interface ModelOptions {
+  /** Intra-op threads per ONNX session. Default 1 (latency tables assume 1). */
+  threads: number;
+  /** Warm-up passes over every session at load time; 0 disables. Default 1. */
+  warmup: number;
+  /** Number of entries in each result's topk list (capped at the label count). Default 5. */
+  topk: number;
+  /** Overrides manifest.controller.threshold; undefined = use the manifest. */
+  threshold: number | undefined;
+}
+
+export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
+  threads: 1,
+  warmup: 1,
+  topk: 5,
+  threshold: undefined,
+});
+
+/** What the model needs from a bundle, independent of where it lives. */
+export interface BundleSource {
+  manifest: Manifest;
+  /** Reads a file of the bundle (ONNX modules) by its manifest name. */
+  readFile(name: string): Promise<Uint8Array>;
+  engine: Engine;
+}
+
+export interface Prediction {
+  label: string;
+  index: number;
+  /** Softmax of the logits. */
+  probability: number;
+}
+
+/**
+ * Milliseconds (performance.now()). For a batch, controllerMs/childMs/totalMs
+ * cover the whole classify() call and are shared by all its results.
+ */
+export interface Timings {
+  /** Set by callers that decoded and preprocessed an image. */
+  preprocessMs?: number;
+  controllerMs: number;
+  childMs: number;
+  totalMs: number;
+}
+
+export interface ClassifyResult extends Prediction {
+  topk: Prediction[];
+  logits: number[];
+  path: Path;
+  /** Controller MACs for one input; 0 for static bundles and forced paths. */
+  controllerMacs: number;
+  /** One probability per (cell, option), row-major by cell; null when no controller ran. */
+  controllerProbs: number[] | null;
+  timings: Timings;
+}
+
+export interface ClassifyOptions {
+  /** Runs this path for every input instead of asking the controller (code or cells). */
+  path?: string | number[][];
+}
+
+interface Child {
+  stem: Session;
+  cells: Session[][];
+  head: Session;
+}
+
+const now = (): number => performance.now();
+
+async function runModule(s: Session, t: Tensor): Promise<Tensor> {
+  const out = await s.run({ x: t });
+  const y = out.y;
+  if (!y) throw new Error(`module returned no output 'y' (outputs: ${Object.keys(out).join(', ')})`);
+  return y;
+}
+
+/** Rows `rows` of a batch-major tensor. */
+function gather(t: Tensor, rows: readonly number[]): Tensor {
+  const n = t.dims[0];
+  if (rows.length === n) return t;
+  const size = t.data.length / n;
+  const data = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => data.set(t.data.subarray(r * size, (r + 1) * size), i * size));
+  return { data, dims: [rows.length, ...t.dims.slice(1)] };
+}
+
+function softmax(logits: ArrayLike<number>): number[] {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const e = Array.from(logits, (v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+export class InstaModel {
+  readonly options: Readonly<ModelOptions>;
+  private readonly rules: CellRule[];
+  private readonly optionCounts: number[];
+  private readonly threshold: number;
+  /** [channels, height, width] of one input. */
+  readonly inputDims: readonly [number, number, number];
+
+  private constructor(
+    readonly manifest: Manifest,
+    readonly engineName: string,
+    private readonly controller: Session | null,
+    private readonly child: Child,
+    options: ModelOptions,
+  ) {
+    this.options = Object.freeze(options);
+    this.rules = cellRules(manifest);
+    this.optionCounts = manifest.graph.cells.map((c) => c.options.length);
+    this.threshold = options.threshold ?? manifest.controller?.threshold ?? 0.5;
+    this.inputDims = [manifest.input.channels, manifest.input.height, manifest.input.width];
+  }
+
+  /** Creates every session once (shared ONNX files are loaded once) and warms them up. */
+  static async create(src: BundleSource, options: Partial<ModelOptions> = {}): Promise<InstaModel> {
+    const opts: ModelOptions = { ...DEFAULT_OPTIONS, ...options };
+    if (!Number.isInteger(opts.threads) || opts.threads < 1)
+      throw new RangeError(`options.threads: must be a positive integer, got ${opts.threads}`);
+    if (!Number.isInteger(opts.warmup) || opts.warmup < 0)
+      throw new RangeError(`options.warmup: must be a non-negative integer, got ${opts.warmup}`);
+    if (!Number.isInteger(opts.topk) || opts.topk < 1)
+      throw new RangeError(`options.topk: must be a positive integer, got ${opts.topk}`);
+    if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
+      throw new RangeError(`options.threshold: must be in [0,1], got ${opts.threshold}`);
+
+    const m = src.manifest;
+    const byFile = new Map<string, Promise<Session>>();
+    const session = (file: string): Promise<Session> => {
+      let s = byFile.get(file);
+      if (!s) {
+        s = src
+          .readFile(file)
+          .then((bytes) => src.engine.createSession(bytes, { intraOpNumThreads: opts.threads }))
+          .catch((err: unknown) => {
+            throw new Error(`cannot load ONNX file '${file}': ${(err as Error).message?.split('\n')[0] ?? err}`);
+          });
+        byFile.set(file, s);
+      }
+      return s;
+    };
+    const mod = (spec: ModuleSpec) => session(spec.file);
+    const controller = m.kind === 'instanas' && m.controller ? await session(m.controller.file) : null;
+    const child: Child = {
+      stem: await mod(m.graph.stem),
+      cells: await Promise.all(m.graph.cells.map((c) => Promise.all(c.options.map(mod)))),
+      head: await mod(m.graph.head),
+    };
+    const model = new InstaModel(m, src.engine.name, controller, child, opts);
+    for (let i = 0; i < opts.warmup; i++) await model.warmup();
+    return model;
+  }
+
+  /** One batch-1 run of every session on zeros, so the first request is not slow. */
+  private async warmup(): Promise<void> {
+    const zeros = (shape: readonly number[]): Tensor => {
+      const dims = [1, ...shape.slice(1)];
+      return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
+    };
+    const g = this.manifest.graph;
+    if (this.controller && this.manifest.controller) await runModule(this.controller, zeros(this.manifest.controller.inputShape));
+    await runModule(this.child.stem, zeros(g.stem.inputShape));
+    for (let c = 0; c < g.cells.length; c++)
+      for (let o = 0; o < g.cells[c].options.length; o++)
+        await runModule(this.child.cells[c][o], zeros(g.cells[c].options[o].inputShape));
+    await runModule(this.child.head, zeros(g.head.inputShape));
+  }
+
+  /** Throws TypeError/RangeError naming `tensor` or `dims` when they do not fit the input spec. */
+  private checkInput(tensor: unknown, dims: unknown): asserts tensor is Float32Array {
+    if (!(tensor instanceof Float32Array))
+      throw new TypeError(`tensor: expected a Float32Array, got ${tensor === null ? 'null' : (tensor as object)?.constructor?.name ?? typeof tensor}`);
+    if (!Array.isArray(dims) || dims.length !== 4 || !dims.every((d) => Number.isInteger(d) && d >= 0))
+      throw new RangeError(`dims: expected [N,${this.inputDims.join(',')}], got ${JSON.stringify(dims)}`);
+    if (dims[0] === 0 || tensor.length === 0) throw new RangeError('tensor: is empty (batch size 0)');
+    if (dims[1] !== this.inputDims[0] || dims[2] !== this.inputDims[1] || dims[3] !== this.inputDims[2])
+      throw new RangeError(`dims: expected [N,${this.inputDims.join(',')}], got [${dims.join(',')}]`);
+    const expected = dims.reduce((a: number, b: number) => a * b, 1);
+    if (tensor.length !== expected)
+      throw new RangeError(`tensor: length ${tensor.length} does not match dims [${dims.join(',')}] (${expected})`);
+    for (let i = 0; i < tensor.length; i++) {
+      if (!Number.isFinite(tensor[i])) throw new RangeError(`tensor: element ${i} is ${tensor[i]} (must be finite)`);
+    }
+  }
+
+  /** Resolves a forced path (code or cells) into executed cells, validating it. */
+  private forcedCells(path: string | number[][]): number[][] {
+    const cells = typeof path === 'string' ? decodeCode(path, this.optionCounts) : path;
+    // makePath validates ranges; also enforce the empty-selection rule.
+    cells.forEach((opts, ci) => {
+      if (opts.length === 0 && !this.rules[ci]?.identityWhenEmpty)
+        throw new RangeError(`path: cell ${ci} changes shape and cannot be empty`);
+    });
+    return makePath(this.manifest, cells.map((o) => [...o].sort((a, b) => a - b))).cells;
+  }
+
+  /**
+   * Controller step only: per input, the controller probabilities and the path.
+   * Static bundles return every cell's default option and null probabilities.
+   */
+  async route(tensor: Float32Array, dims: readonly number[]): Promise<{ probs: number[][] | null; paths: Path[]; controllerMs: number }> {
+    this.checkInput(tensor, dims);
+    return this.routeChecked({ data: tensor, dims });
+  }
+
+  private async routeChecked(x: Tensor): Promise<{ probs: number[][] | null; paths: Path[]; controllerMs: number }> {
+    const n = x.dims[0];
+    if (!this.controller) {
+      const cells = staticCells(this.rules);
+      return { probs: null, paths: Array.from({ length: n }, () => makePath(this.manifest, cells.map((c) => [...c]))), controllerMs: 0 };
+    }
+    const t0 = now();
+    const y = await runModule(this.controller, x);
+    const controllerMs = now() - t0;
+    const total = this.optionCounts.reduce((a, b) => a + b, 0);
+    if (y.dims.length !== 2 || y.dims[0] !== n || y.dims[1] !== total)
+      throw new Error(`controller output has dims [${y.dims.join(',')}], expected [${n},${total}]`);
+    const probs: number[][] = [];
+    const paths: Path[] = [];
+    for (let i = 0; i < n; i++) {
+      const row = y.data.subarray(i * total, (i + 1) * total);
+      probs.push(Array.from(row));
+      paths.push(makePath(this.manifest, selectCells(row, this.rules, this.threshold)));
+    }
+    return { probs, paths, controllerMs };
+  }
+
+  /** Runs cells and head for a batch (stem output) that shares one path; returns logits [n, labels]. */
+  private async runCellsAndHead(stemOut: Tensor, cells: readonly (readonly number[])[]): Promise<Tensor> {
+    let h = stemOut;
+    for (let c = 0; c < cells.length; c++) {
+      const opts = cells[c];
+      if (opts.length === 0) continue; // identity
+      let acc: Float32Array | undefined;
+      let dims: readonly number[] = [];
+      for (const o of opts) {
+        const y = await runModule(this.child.cells[c][o], h);
+        if (!acc) {
+          acc = Float32Array.from(y.data);
+          dims = y.dims;
+        } else {
+          if (y.data.length !== acc.length)
+            throw new Error(`cell ${c} option ${o} output dims [${y.dims.join(',')}] differ from [${dims.join(',')}]`);
+          for (let k = 0; k < acc.length; k++) acc[k] += y.data[k];
+        }
+      }
+      h = { data: acc!, dims };
+    }
+    return runModule(this.child.head, h);
+  }
+
+  /**
+   * Classifies a batch of preprocessed inputs, tensor [N,C,H,W] flat with dims.
+   * Returns one result per input, in order.
+   */
+  async classify(tensor: Float32Array, dims: readonly number[], opts: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    const t0 = now();
+    this.checkInput(tensor, dims);
+    const x: Tensor = { data: tensor, dims };
+    const n = dims[0];
+    let probs: number[][] | null = null;
+    let paths: Path[];
+    let controllerMs = 0;
+    if (opts.path !== undefined) {
+      const path = makePath(this.manifest, this.forcedCells(opts.path));
+      paths = Array.from({ length: n }, () => path);
+    } else {
+      ({ probs, paths, controllerMs } = await this.routeChecked(x));
+    }
+
+    const t1 = now();
+    // The stem is on every path: run it once on the whole batch, then split by path.
+    const stemOut = await runModule(this.child.stem, x);
+    const groups = new Map<string, number[]>();
+    paths.forEach((p, i) => {
+      const g = groups.get(p.code);
+      if (g) g.push(i);
+      else groups.set(p.code, [i]);
+    });
+    const labels = this.manifest.labels;
+    const logits: Float32Array[] = new Array(n);
+    for (const rows of groups.values()) {
+      const y = await this.runCellsAndHead(gather(stemOut, rows), paths[rows[0]].cells);
+      if (y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
+        throw new Error(`head output has dims [${y.dims.join(',')}], expected [${rows.length},${labels.length}]`);
+      rows.forEach((r, i) => (logits[r] = y.data.slice(i * labels.length, (i + 1) * labels.length)));
+    }
+    const childMs = now() - t1;
+    const timings: Timings = { controllerMs, childMs, totalMs: now() - t0 };
+
+    const controllerMacs = probs ? (this.manifest.controller?.macs ?? 0) : 0;
+    const k = Math.min(this.options.topk, labels.length);
+    return logits.map((l, i) => {
+      const p = softmax(l);
+      const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b);
+      const topk = order.slice(0, k).map((index) => ({ label: labels[index], index, probability: p[index] }));
+      return {
+        ...topk[0],
+        topk,
+        logits: Array.from(l),
+        path: paths[i],
+        controllerMacs,
+        controllerProbs: probs ? probs[i] : null,
+        timings: { ...timings },
+      };
+    });
+  }
+
+  /** Releases every ONNX session. */
+  async release(): Promise<void> {
+    const all = new Set<Session>([this.child.stem, this.child.head, ...this.child.cells.flat()]);
+    if (this.controller) all.add(this.controller);
+    await Promise.all([...all].map((s) => s.release()));
+  }
+}

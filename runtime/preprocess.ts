@@ -1,0 +1,123 @@
+// Pixels -> normalised NCHW float tensor, following manifest.input. Pure code so
+// node (sharp only decodes) and the browser produce identical tensors.
+import type { InputSpec } from './manifest-types.js';
+
+/** Decoded 8-bit pixels, interleaved: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA. */
+export interface PixelImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/**
+ * Separable resampling weights for one axis, PIL-style bilinear: a triangle filter
+ * widened by the scale when downsampling (antialiasing), pixel centres at +0.5,
+ * taps outside the image dropped and the rest renormalised. When upsampling this
+ * equals torch's bilinear interpolate with align_corners=False.
+ */
+function axisWeights(inSize: number, outSize: number): { start: Int32Array; count: Int32Array; w: Float64Array; taps: number } {
+  const scale = inSize / outSize;
+  const support = Math.max(scale, 1);
+  const taps = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const w = new Float64Array(outSize * taps);
+  for (let i = 0; i < outSize; i++) {
+    const center = (i + 0.5) * scale;
+    const lo = Math.max(0, Math.floor(center - support + 0.5));
+    const hi = Math.min(inSize, Math.floor(center + support + 0.5));
+    let sum = 0;
+    for (let j = lo; j < hi; j++) {
+      const v = Math.max(0, 1 - Math.abs((j + 0.5 - center) / support));
+      w[i * taps + j - lo] = v;
+      sum += v;
+    }
+    for (let j = lo; j < hi; j++) w[i * taps + j - lo] /= sum || 1;
+    start[i] = lo;
+    count[i] = hi - lo;
+  }
+  return { start, count, w, taps };
+}
+
+/** Resizes one float plane (inW x inH) to outW x outH: horizontal pass, then vertical. */
+export function resizePlane(src: Float32Array, inW: number, inH: number, outW: number, outH: number): Float32Array {
+  let cur = src;
+  if (outW !== inW) {
+    const { start, count, w, taps } = axisWeights(inW, outW);
+    const tmp = new Float32Array(outW * inH);
+    for (let y = 0; y < inH; y++) {
+      const row = y * inW;
+      for (let x = 0; x < outW; x++) {
+        let acc = 0;
+        for (let k = 0; k < count[x]; k++) acc += cur[row + start[x] + k] * w[x * taps + k];
+        tmp[y * outW + x] = acc;
+      }
+    }
+    cur = tmp;
+  }
+  if (outH !== inH) {
+    const { start, count, w, taps } = axisWeights(inH, outH);
+    const tmp = new Float32Array(outW * outH);
+    for (let y = 0; y < outH; y++) {
+      for (let k = 0; k < count[y]; k++) {
+        const wk = w[y * taps + k];
+        const row = (start[y] + k) * outW;
+        for (let x = 0; x < outW; x++) tmp[y * outW + x] += cur[row + x] * wk;
+      }
+    }
+    cur = tmp;
+  }
+  return cur === src ? Float32Array.from(src) : cur;
+}
+
+function checkImage(img: PixelImage): void {
+  const { width, height, channels, data } = img;
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray))
+    throw new TypeError('image.data: expected Uint8Array or Uint8ClampedArray');
+  if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1)
+    throw new RangeError(`image: width and height must be positive integers, got ${width}x${height}`);
+  if (![1, 2, 3, 4].includes(channels)) throw new RangeError(`image.channels: must be 1-4, got ${channels}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(`image.data: length ${data.length} != ${width}x${height}x${channels}`);
+}
+
+/**
+ * Converts decoded pixels to a [1, C, H, W] tensor (returned flat): alpha is
+ * composited on black, colour becomes BT.601 luma for 'luma-bt601', the image is
+ * stretched to input.height x input.width, scaled to [0,1] and normalised.
+ */
+export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
+  checkImage(img);
+  const { width: W, height: H, channels: c, data } = img;
+  const outC = input.channels;
+  const n = W * H;
+  const hasAlpha = c === 2 || c === 4;
+  const colour = c >= 3;
+  const planes = Array.from({ length: outC }, () => new Float32Array(n));
+  for (let p = 0; p < n; p++) {
+    const i = p * c;
+    const a = hasAlpha ? data[i + c - 1] / 255 : 1;
+    const r = data[i];
+    const g = colour ? data[i + 1] : r;
+    const b = colour ? data[i + 2] : r;
+    if (outC === 1 || input.colorConversion === 'luma-bt601') {
+      // Grey sources skip the weighted sum so grey stays exactly grey.
+      const y = (colour ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a;
+      for (const plane of planes) plane[p] = y;
+    } else {
+      planes[0][p] = r * a;
+      planes[1][p] = g * a;
+      planes[2][p] = b * a;
+    }
+  }
+  const hw = input.height * input.width;
+  const out = new Float32Array(outC * hw);
+  planes.forEach((plane, ch) => {
+    const resized = resizePlane(plane, W, H, input.width, input.height);
+    const mean = input.mean.length === 1 ? input.mean[0] : input.mean[ch];
+    const std = input.std.length === 1 ? input.std[0] : input.std[ch];
+    for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean) / std;
+  });
+  return out;
+}

@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeImage } from '../runtime/image-node.js';
+import type { InputSpec } from '../runtime/manifest-types.js';
+import { preprocess, resizePlane } from '../runtime/preprocess.js';
+
+const spec = (o: Partial<InputSpec>): InputSpec => ({
+  height: 1,
+  width: 1,
+  channels: 1,
+  layout: 'NCHW',
+  dtype: 'float32',
+  mean: [0],
+  std: [1],
+  resize: 'stretch-bilinear',
+  colorConversion: 'luma-bt601',
+  ...o,
+});
+
+const close = (a: ArrayLike<number>, b: number[], eps = 1e-5) => {
+  expect(a.length).toBe(b.length);
+  b.forEach((v, i) => expect(Math.abs(a[i] - v)).toBeLessThan(eps));
+};
+
+describe('resizePlane (stretch-bilinear)', () => {
+  it('is the identity at the same size', () => {
+    const src = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    close(resizePlane(src, 3, 2, 3, 2), [1, 2, 3, 4, 5, 6]);
+  });
+
+  it('upsamples like torch bilinear (align_corners=False)', () => {
+    close(resizePlane(Float32Array.from([0, 100]), 2, 1, 4, 1), [0, 25, 75, 100]);
+    close(resizePlane(Float32Array.from([0, 100]), 1, 2, 1, 4), [0, 25, 75, 100]);
+  });
+
+  it('downsamples with an antialiasing triangle filter (PIL BILINEAR)', () => {
+    // 4 -> 2: output 0 centred at 1.0 with taps 0,1,2 weighted .75,.75,.25
+    close(resizePlane(Float32Array.from([0, 100, 200, 255]), 4, 1, 2, 1), [(75 + 50) / 1.75, (0.25 * 100 + 0.75 * 200 + 0.75 * 255) / 1.75], 1e-4);
+    close(resizePlane(Float32Array.from([10, 20, 30, 40]), 2, 2, 1, 1), [25]);
+  });
+});
+
+describe('preprocess', () => {
+  it('converts colour to BT.601 luma and normalises', () => {
+    const img = { data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]), width: 4, height: 1, channels: 3 as const };
+    const out = preprocess(img, spec({ width: 4, mean: [0.5], std: [0.25] }));
+    const y = [0.299 * 255, 0.587 * 255, 0.114 * 255, 0.299 * 10 + 0.587 * 20 + 0.114 * 30];
+    close(out, y.map((v) => (v / 255 - 0.5) / 0.25));
+  });
+
+  it('composites alpha on black', () => {
+    const img = { data: Uint8Array.from([200, 200, 200, 0, 200, 200, 200, 255, 100, 100, 100, 51]), width: 3, height: 1, channels: 4 as const };
+    close(preprocess(img, spec({ width: 3 })), [0, 200 / 255, (100 * 0.2) / 255]);
+    const grey = { data: Uint8Array.from([255, 128]), width: 1, height: 1, channels: 2 as const };
+    close(preprocess(grey, spec({})), [128 / 255]);
+  });
+
+  it('keeps grey exactly and resizes a known tiny image', () => {
+    // 2x2 grey -> 4x4: corners keep their values, interior interpolates.
+    const img = { data: Uint8Array.from([0, 255, 255, 0]), width: 2, height: 2, channels: 1 as const };
+    const out = preprocess(img, spec({ width: 4, height: 4 }));
+    expect(out).toHaveLength(16);
+    close([out[0], out[3], out[12], out[15]], [0, 1, 1, 0]);
+    // (1,0): edge row, horizontal 0.75*0 + 0.25*255; (1,1): then vertical .75/.25 of rows 0 and 1.
+    close([out[1], out[5]], [0.25, (0.75 * 63.75 + 0.25 * 191.25) / 255]);
+  });
+
+  it('produces planar RGB with per-channel mean/std', () => {
+    const img = { data: Uint8Array.from([255, 0, 51, 0, 255, 51]), width: 2, height: 1, channels: 3 as const };
+    const out = preprocess(img, spec({ channels: 3, width: 2, colorConversion: 'rgb', mean: [0, 0.5, 0.2], std: [1, 0.5, 0.1] }));
+    close(out, [1, 0, -1, 1, 0, 0]);
+  });
+
+  it('names the bad argument', () => {
+    expect(() => preprocess({ data: new Uint8Array(3), width: 2, height: 2, channels: 1 }, spec({}))).toThrow(/^image\.data: length 3/);
+    expect(() => preprocess({ data: [1] as any, width: 1, height: 1, channels: 1 }, spec({}))).toThrow(TypeError);
+    expect(() => preprocess({ data: new Uint8Array(0), width: 0, height: 1, channels: 1 }, spec({}))).toThrow(/^image: width/);
+  });
+});
+
+describe('decodeImage (sharp)', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'instanas-img-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const rgb = Buffer.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]);
+
+  it('decodes PNG, WebP (lossless) and JPEG to raw pixels', async () => {
+    const raw = { raw: { width: 2, height: 2, channels: 3 as const } };
+    const png = await sharp(rgb, raw).png().toBuffer();
+    const webp = await sharp(rgb, raw).webp({ lossless: true }).toBuffer();
+    const jpeg = await sharp(rgb, raw).jpeg({ quality: 100 }).toBuffer();
+    for (const bytes of [png, webp]) {
+      const img = await decodeImage(new Uint8Array(bytes));
+      expect([img.width, img.height, img.channels]).toEqual([2, 2, 3]);
+      expect(Array.from(img.data)).toEqual(Array.from(rgb));
+    }
+    const j = await decodeImage(new Uint8Array(jpeg));
+    expect([j.width, j.height, j.channels]).toEqual([2, 2, 3]);
+    const file = path.join(tmp, 'a.png');
+    writeFileSync(file, png);
+    expect((await decodeImage(file)).width).toBe(2);
+  });
+
+  it('keeps grey PNGs single-channel and alpha as a 4th channel', async () => {
+    const g = await sharp(Buffer.from([0, 50, 100, 150]), { raw: { width: 2, height: 2, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    const img = await decodeImage(new Uint8Array(g));
+    expect(img.channels).toBe(1);
+    expect(Array.from(img.data)).toEqual([0, 50, 100, 150]);
+    const a = await sharp(Buffer.from([1, 2, 3, 4]), { raw: { width: 1, height: 1, channels: 4 } }).png().toBuffer();
+    expect(Array.from((await decodeImage(new Uint8Array(a))).data)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('decodes a large image', async () => {
+    const big = await sharp({ create: { width: 1200, height: 900, channels: 3, background: { r: 10, g: 20, b: 30 } } }).jpeg().toBuffer();
+    const img = await decodeImage(new Uint8Array(big));
+    expect([img.width, img.height]).toEqual([1200, 900]);
+    const out = preprocess(img, spec({ width: 28, height: 28 }));
+    expect(out).toHaveLength(784);
+  });
+
+  it('turns a broken or missing file into a one-line Error naming it', async () => {
+    const bad = path.join(tmp, 'broken.png');
+    writeFileSync(bad, Buffer.from('\x89PNG\r\n\x1a\nnot really a png'));
+    await expect(decodeImage(bad)).rejects.toThrow(new RegExp(`^cannot decode image ${bad.replace(/[.]/g, '\\.')}: [^\\n]+$`));
+    await expect(decodeImage(path.join(tmp, 'missing.png'))).rejects.toThrow(/^cannot decode image .*missing\.png: /);
+    await expect(decodeImage(new Uint8Array([1, 2, 3]))).rejects.toThrow(/^cannot decode image <3 bytes>: /);
+  });
+});
