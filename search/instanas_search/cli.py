@@ -13,7 +13,7 @@ import torch
 
 from .config import ConfigError, ExperimentConfig, load_config
 from .data import DataError, Dataset, load_dataset, normalize, synthetic, STATS
-from .export import ExportError, export_bundle, provenance
+from .export import ExportError, export_bundle, provenance, verify_with_runtime
 from .latency import LatencyTable
 from .train import Searcher
 
@@ -97,8 +97,18 @@ def _export_from(searcher: Searcher, cfg: ExperimentConfig, out: str, command: s
                   labels=searcher.data.labels, mean=searcher.data.mean, std=searcher.data.std, latency=searcher.latency,
                   accuracy=accuracy, provenance=prov, threshold=cfg.controller.threshold, opset=cfg.export.opset,
                   golden_inputs=_golden_inputs(searcher.data, cfg.export.golden_samples))
+    _verify(out)
     print(json.dumps({"bundle": out, **test}))
     return 0
+
+
+def _verify(out: str) -> None:
+    report = verify_with_runtime(out)
+    if report is None:
+        print("note: the TypeScript runtime is not built here (npm ci), so the export was not checked against "
+              "onnxruntime; run `npx instanas verify --model " + out + "`", file=sys.stderr)
+    else:
+        print(report, file=sys.stderr)
 
 
 def cmd_export(args) -> int:
@@ -117,6 +127,7 @@ def cmd_export(args) -> int:
                       labels=searcher.data.labels, mean=searcher.data.mean, std=searcher.data.std,
                       latency=searcher.latency, accuracy=None, provenance=prov, threshold=cfg.controller.threshold,
                       opset=cfg.export.opset, golden_inputs=x[:cfg.export.golden_samples])
+        _verify(args.out)
         print(json.dumps({"bundle": args.out, "random": True}))
         return 0
     if not args.run:
@@ -130,6 +141,14 @@ def cmd_export(args) -> int:
 def cmd_plot(args) -> int:
     from .plot import plot_log
     plot_log(Path(args.run) / "log.jsonl", Path(args.out or Path(args.run) / "training.png"))
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .modelcard import write_card
+    out = write_card(Path(args.bundle), Path(args.eval), Path(args.run) if args.run else None, args.eval_command,
+                     Path(args.baseline_eval) if args.baseline_eval else None)
+    print(out)
     return 0
 
 
@@ -161,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--run", required=True)
     pl.add_argument("--out")
     pl.set_defaults(fn=cmd_plot)
+    c = sub.add_parser("card", help="write a bundle's MODEL.md from `instanas eval --json` output")
+    c.add_argument("--bundle", required=True)
+    c.add_argument("--eval", required=True, help="JSON written by `instanas eval --json`")
+    c.add_argument("--eval-command", required=True, help="the eval command line, quoted in the card")
+    c.add_argument("--run", help="search output folder (log.jsonl)")
+    c.add_argument("--baseline-eval", help="eval JSON of the static baseline, for the comparison rows")
+    c.set_defaults(fn=cmd_card)
     return p
 
 

@@ -170,6 +170,22 @@ def golden(graph: MetaGraph, controller: Optional[Controller], x: torch.Tensor, 
     return out
 
 
+def verify_with_runtime(bundle: str) -> Optional[str]:
+    """Runs the bundle's golden file through the TypeScript runtime (onnxruntime-node) when it is built here:
+    the export is only as good as what the deployment runtime computes from it. Returns its report, or None
+    when the runtime is not built (a warning, not an error: the search can run on a machine without Node)."""
+    cli = REPO_ROOT / "bin" / "instanas.js"
+    if not (REPO_ROOT / "dist" / "cli" / "commands" / "verify.js").is_file():
+        return None
+    try:
+        r = subprocess.run(["node", str(cli), "verify", "--model", bundle], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ExportError(f"could not run the runtime's verify on {bundle}: {e}") from None
+    if r.returncode != 0:
+        raise ExportError(f"runtime parity check failed for {bundle}: {(r.stderr or r.stdout).strip()}")
+    return r.stdout.strip()
+
+
 def provenance(data: str, seed: int, command: str, config: Dict[str, Any], wall: Optional[float] = None) -> Dict[str, Any]:
     p = {"data": data, "seed": seed, "command": command, "gitCommit": git_commit(),
          "createdAt": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),

@@ -1,0 +1,98 @@
+"""MODEL.md for a bundle, from the runtime's own evaluation (`instanas eval --json`) and the run's log.
+
+Every number in the card comes from those two files; the card names the commands that made them.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _chart(ev: Dict[str, Any], out: Path, title: str) -> Optional[str]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    top = ev["paths"]["top"]
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
+    ax[0].bar(range(len(top)), [t["share"] * 100 for t in top], color="#4c72b0")
+    ax[0].set_xticks(range(len(top)), [t["code"] for t in top], rotation=60, fontsize=7, family="monospace")
+    ax[0].set_ylabel("% of test images")
+    ax[0].set_title(f"{title}: most used paths ({ev['paths']['distinct']} distinct)")
+    rows = ev["perClass"]
+    ax[1].barh([r["label"] for r in rows], [r["meanMacs"] / 1e6 for r in rows], color="#55a868")
+    ax[1].set_xlabel("mean MMACs per image")
+    ax[1].set_title("MACs by class")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out.name
+
+
+def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_command: str,
+               baseline_eval: Optional[Path] = None) -> Path:
+    m = json.loads((bundle / "manifest.json").read_text())
+    ev = json.loads(eval_json.read_text())
+    base = json.loads(baseline_eval.read_text()) if baseline_eval else None
+    prov = m["provenance"]
+    log: List[Dict[str, Any]] = []
+    if run_dir and (run_dir / "log.jsonl").is_file():
+        log = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines() if x.strip()]
+    chart = _chart(ev, bundle / "paths.png", m["name"]) if m["kind"] == "instanas" else None
+    wall = prov.get("wallTimeSeconds")
+    lines = [
+        f"# {m['name']} {m['version']} ({m['kind']})", "",
+        m.get("description", ""), "",
+        "## Data", "",
+        f"- {prov['data']}; the test set (10,000 images) is used only for the numbers below.", "",
+        "## How it was made", "",
+        f"- Command (from `search/`): `{prov['command']}`",
+        f"- Seed {prov['seed']}, torch {prov.get('torch', '?')}, git commit `{prov['gitCommit']}`, created {prov['createdAt']}.",
+        f"- Training wall time: {wall / 60:.1f} min" if wall else "- Training wall time: not recorded",
+        f"- Hardware: {platform.processor() or platform.machine()}, training on 1 CPU thread (`train.threads=1`), "
+        "the other core running the other training.",
+        f"- Latency table used by the search: {m['latency']['method']} ({m['latency']['device']}).", "",
+        "## Results on the test set, measured through the TypeScript runtime (onnxruntime-node)", "",
+        f"Command: `{eval_command}`", "",
+        "| metric | value |", "|---|---|",
+        f"| top-1 accuracy | {_pct(ev['accuracy'])} ({ev['count']} images) |",
+        f"| mean MACs per image (child path) | {ev['macs']['mean'] / 1e6:.2f} M |",
+        f"| MACs p50 / min / max | {ev['macs']['p50'] / 1e6:.2f} / {ev['macs']['min'] / 1e6:.2f} / {ev['macs']['max'] / 1e6:.2f} M |",
+        f"| controller MACs | {ev['macs'].get('controller', 0) / 1e6:.3f} M |",
+        f"| distinct architectures used | {ev['paths']['distinct']} |",
+        f"| latency per image, batch 1 (mean / p50 / p99) | {ev['latency']['meanMs']:.3f} / {ev['latency']['p50Ms']:.3f} / {ev['latency']['p99Ms']:.3f} ms |",
+    ]
+    if base:
+        lines += [f"| vs static baseline ({base['model']['name']}): accuracy | {_pct(ev['accuracy'])} vs {_pct(base['accuracy'])} "
+                  f"({100 * (ev['accuracy'] - base['accuracy']):+.2f} points) |",
+                  f"| vs static baseline: mean MACs | {100 * ev['macs']['mean'] / base['macs']['mean']:.1f}% of the baseline's |"]
+    if m["kind"] == "instanas":
+        bc = ev.get("byCorrectness", {})
+        lines += ["", "## Does the path depend on the instance?", "",
+                  "Mean MACs per class (an instance-blind model would give one number for all):", "",
+                  "| class | images | accuracy | mean MMACs |", "|---|---|---|---|"]
+        lines += [f"| {r['label']} | {r['count']} | {_pct(r['accuracy'])} | {r['meanMacs'] / 1e6:.2f} |" for r in ev["perClass"]]
+        if bc:
+            lines += ["", f"Correctly classified images: {bc['correct']['count']}, mean {bc['correct']['meanMacs'] / 1e6:.2f} MMACs; "
+                      f"wrongly classified: {bc['wrong']['count']}, mean {bc['wrong']['meanMacs'] / 1e6:.2f} MMACs."]
+        lines += ["", "Most used paths (one character per cell, the bitmask of options that ran, base 32):", "",
+                  "| path | share | MMACs |", "|---|---|---|"]
+        lines += [f"| `{t['code']}` | {_pct(t['share'])} | {t['macs'] / 1e6:.2f} |" for t in ev["paths"]["top"]]
+        if chart:
+            lines += ["", f"![architecture usage]({chart})"]
+    if log:
+        lines += ["", "## Training log (validation split)", "", "| phase | epoch | val acc | val MMACs | val paths | seconds |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['phase']} | {r['epoch']} | {_pct(r['val_acc'])} | {r.get('val_macs', 0) / 1e6:.2f} | "
+                  f"{r.get('val_paths', '')} | {r['seconds']:.0f} |" for r in log]
+    out = bundle / "MODEL.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
