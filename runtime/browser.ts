@@ -27,3 +27,17 @@ export {
   type Prediction,
   type Timings,
 } from './model.js';
+// onnxruntime-web engine; the caller passes the ort module (engine-web.ts has no run-time imports).
+export {
+  createWebEngine,
+  availableBackends,
+  resolveThreads,
+  DEFAULT_WEB_OPTIONS,
+  type OrtWeb,
+  type WebBackend,
+  type WebEngineOptions,
+} from './engine-web.js';
+// Tier 2: compiled child paths (one ONNX graph per frequently used path).
+export { compilePath, pathBuilder, sumPrefix, type ReadFile, type PathBuilderSource } from './compile.js';
+export { PathCache, DEFAULT_PATH_CACHE_OPTIONS, type PathCacheOptions, type PathCacheStats, type Releasable } from './path-cache.js';
+export type { Tier, TierMode } from './model.js';

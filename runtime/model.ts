@@ -4,6 +4,15 @@
 import type { Engine, Session, Tensor } from './engine.js';
 import type { Manifest, ModuleSpec } from './manifest-types.js';
 import { cellRules, decodeCode, makePath, selectCells, staticCells, type CellRule, type Path } from './path.js';
+// ---- tier 2 (compiled paths): see compile.ts, path-cache.ts ----
+import { pathBuilder } from './compile.js';
+import { PathCache, type PathCacheOptions, type PathCacheStats } from './path-cache.js';
+
+/** 'modules': tier 1 only; 'auto': frequent paths compiled in the background; 'compiled': compile on first use and wait. */
+export type TierMode = 'modules' | 'compiled' | 'auto';
+/** Which tier produced a result: module by module, or one compiled graph of the path. */
+export type Tier = 'modules' | 'compiled';
+// ---- end tier 2 ----
 
 /** Options of InstaModel; every field is optional, defaults in DEFAULT_OPTIONS. */
 export interface ModelOptions {
@@ -15,6 +24,10 @@ export interface ModelOptions {
   topk: number;
   /** Overrides manifest.controller.threshold; undefined = use the manifest. */
   threshold: number | undefined;
+  /** Execution tier (see TierMode). Default 'auto'. */
+  tier: TierMode;
+  /** Compiled-path cache options (maxEntries, compileAfter); unused with tier 'modules'. Default {}. */
+  cache: Partial<PathCacheOptions>;
 }
 
 export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
@@ -22,6 +35,8 @@ export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   warmup: 1,
   topk: 5,
   threshold: undefined,
+  tier: 'auto',
+  cache: Object.freeze({}),
 });
 
 /** What the model needs from a bundle, independent of where it lives. */
@@ -59,6 +74,8 @@ export interface ClassifyResult extends Prediction {
   controllerMacs: number;
   /** One probability per (cell, option), row-major by cell; null when no controller ran. */
   controllerProbs: number[] | null;
+  /** The tier that ran this input's child network. */
+  tier: Tier;
   timings: Timings;
 }
 
@@ -114,6 +131,7 @@ export class InstaModel {
     private readonly controller: Session | null,
     private readonly child: Child,
     options: ModelOptions,
+    private readonly cache: PathCache<Session> | null,
   ) {
     this.options = Object.freeze(options);
     this.rules = cellRules(manifest);
@@ -133,6 +151,8 @@ export class InstaModel {
       throw new RangeError(`options.topk: must be a positive integer, got ${opts.topk}`);
     if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
       throw new RangeError(`options.threshold: must be in [0,1], got ${opts.threshold}`);
+    if (!['modules', 'compiled', 'auto'].includes(opts.tier))
+      throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
 
     const m = src.manifest;
     const byFile = new Map<string, Promise<Session>>();
@@ -156,7 +176,8 @@ export class InstaModel {
       cells: await Promise.all(m.graph.cells.map((c) => Promise.all(c.options.map(mod)))),
       head: await mod(m.graph.head),
     };
-    const model = new InstaModel(m, src.engine.name, controller, child, opts);
+    const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
+    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache);
     for (let i = 0; i < opts.warmup; i++) await model.warmup();
     return model;
   }
@@ -279,8 +300,8 @@ export class InstaModel {
     }
 
     const t1 = now();
-    // The stem is on every path: run it once on the whole batch, then split by path.
-    const stemOut = await runModule(this.child.stem, x);
+    // The stem is on every path: tier 1 runs it once on the whole batch, then splits by path.
+    let stemOut: Tensor | undefined;
     const groups = new Map<string, number[]>();
     paths.forEach((p, i) => {
       const g = groups.get(p.code);
@@ -289,8 +310,15 @@ export class InstaModel {
     });
     const labels = this.manifest.labels;
     const logits: Float32Array[] = new Array(n);
-    for (const rows of groups.values()) {
-      const y = await this.runCellsAndHead(gather(stemOut, rows), paths[rows[0]].cells);
+    const tiers: Tier[] = new Array(n);
+    for (const [code, rows] of groups) {
+      // Tier 2 when the path is compiled (or, with tier 'compiled', compile it now), else tier 1.
+      let y = await this.cache?.use(code, (s) => runModule(s, gather(x, rows)), this.options.tier === 'compiled');
+      rows.forEach((r) => (tiers[r] = y ? 'compiled' : 'modules'));
+      if (!y) {
+        stemOut ??= await runModule(this.child.stem, x);
+        y = await this.runCellsAndHead(gather(stemOut, rows), paths[rows[0]].cells);
+      }
       if (y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
         throw new Error(`head output has dims [${y.dims.join(',')}], expected [${rows.length},${labels.length}]`);
       rows.forEach((r, i) => (logits[r] = y.data.slice(i * labels.length, (i + 1) * labels.length)));
@@ -311,13 +339,25 @@ export class InstaModel {
         path: paths[i],
         controllerMacs,
         controllerProbs: probs ? probs[i] : null,
+        tier: tiers[i],
         timings: { ...timings },
       };
     });
   }
 
+  /** Compiled-path cache counters; null with tier 'modules'. */
+  cacheStats(): PathCacheStats | null {
+    return this.cache?.stats() ?? null;
+  }
+
+  /** Resolves when no background compile is queued or running. */
+  cacheIdle(): Promise<void> {
+    return this.cache?.idle() ?? Promise.resolve();
+  }
+
   /** Releases every ONNX session. */
   async release(): Promise<void> {
+    await this.cache?.close();
     const all = new Set<Session>([this.child.stem, this.child.head, ...this.child.cells.flat()]);
     if (this.controller) all.add(this.controller);
     await Promise.all([...all].map((s) => s.release()));

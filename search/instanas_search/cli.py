@@ -93,6 +93,8 @@ def _export_from(searcher: Searcher, cfg: ExperimentConfig, out: str, command: s
                 "distinctPaths": test["test_paths"], "measuredWith": f"torch {torch.__version__} at export"}
     prov = provenance(f"{cfg.data.dataset} ({cfg.data.root}), val_size {cfg.data.val_size}", cfg.train.seed, command,
                       cfg.to_dict(), searcher.wall)
+    if searcher.resume_changes:
+        prov["config"]["resumedWithChanges"] = searcher.resume_changes  # {key: [before, after]}
     export_bundle(out, searcher.graph, searcher.controller, name=cfg.export.name, version=cfg.export.version,
                   labels=searcher.data.labels, mean=searcher.data.mean, std=searcher.data.std, latency=searcher.latency,
                   accuracy=accuracy, provenance=prov, threshold=cfg.controller.threshold, opset=cfg.export.opset,

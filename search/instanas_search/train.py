@@ -89,6 +89,7 @@ class Searcher:
         self.graph_opt: Optional[torch.optim.Optimizer] = None
         self.ctrl_opt = torch.optim.Adam(self.controller.parameters(), lr=t.controller_lr) if self.controller else None
         self.wall = 0.0
+        self.resume_changes: Dict[str, Any] = {}
         self._ddp_graph = self._wrap(self.graph)
 
     # ---------- setup ----------
@@ -155,11 +156,7 @@ class Searcher:
         if not path.is_file():
             return False
         st = torch.load(path, map_location=self.device)
-        saved, now = dict(st["config"]), self.cfg.to_dict()
-        saved["train"] = {k: v for k, v in saved["train"].items() if k not in ("device", "threads")}
-        now["train"] = {k: v for k, v in now["train"].items() if k not in ("device", "threads")}
-        if json.dumps(saved, sort_keys=True, default=list) != json.dumps(now, sort_keys=True, default=list):
-            raise ValueError(f"{path} was written with another config; use a fresh --out or the same config")
+        self._check_resumable(st, path)
         self.graph.load_state_dict(st["graph"])
         if self.controller is not None:
             self.controller.load_state_dict(st["controller"])
@@ -170,6 +167,32 @@ class Searcher:
             if self.next[1] > 0:
                 self.graph_opt.load_state_dict(st["graph_opt"])
         return True
+
+    # Keys a resumed run may change: where to run, and the length of phases that have not begun yet
+    # (a phase in progress keeps its length, since its LR schedule depends on it).
+    _FREE_KEYS = ("device", "threads")
+    _PHASE_KEYS = {"pretrain": ("pretrain_epochs", "pretrain_full_epochs", "keep_prob_end"),
+                   "search": ("search_epochs", "controller_passes", "controller_batches"),
+                   "finetune": ("finetune_epochs",)}
+
+    def _check_resumable(self, st: Dict[str, Any], path: Path) -> None:
+        saved, now = dict(st["config"]), self.cfg.to_dict()
+        pi, e = st["next"]
+        names = [p.name for p in self.phases]
+        free = set(self._FREE_KEYS)
+        for i, name in enumerate(names):
+            if i > pi or (i == pi and e == 0):
+                free.update(self._PHASE_KEYS.get(name, ()))
+        changed = sorted(k for k in set(saved["train"]) | set(now["train"])
+                         if saved["train"].get(k) != now["train"].get(k))
+        if any(k not in free for k in changed):
+            bad = [k for k in changed if k not in free]
+            raise ValueError(f"{path} was written with another config (train.{', train.'.join(bad)}); use a fresh --out "
+                             "or the same config (only phases that have not begun may change length)")
+        saved.pop("train"), now.pop("train")
+        if json.dumps(saved, sort_keys=True, default=list) != json.dumps(now, sort_keys=True, default=list):
+            raise ValueError(f"{path} was written with another config; use a fresh --out or the same config")
+        self.resume_changes = {k: [st["config"]["train"].get(k), self.cfg.to_dict()["train"].get(k)] for k in changed}
 
     # ---------- policies ----------
     def _x(self, images: torch.Tensor, train: bool, g: torch.Generator) -> torch.Tensor:

@@ -56,6 +56,30 @@ def test_resume_refuses_other_config(tiny_cfg, tmp_path):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+def test_resume_may_shorten_phases_not_yet_begun(tiny_cfg, tmp_path):
+    tiny_cfg.train.pretrain_epochs = 1
+    tiny_cfg.train.search_epochs = 1
+    tiny_cfg.train.finetune_epochs = 3
+    s = Searcher(tiny_cfg, str(tmp_path / "r"))
+
+    class Kill(Exception):
+        pass
+
+    def stop(row):
+        if row["phase"] == "search":
+            raise Kill()
+
+    with pytest.raises(Kill):
+        s.run(stop)
+    tiny_cfg.train.finetune_epochs = 1
+    r = Searcher(tiny_cfg, str(tmp_path / "r"))
+    assert r.resume() and r.resume_changes == {"finetune_epochs": [3, 1]}
+    assert [row["phase"] for row in r.run()] == ["pretrain", "search", "finetune"]
+    tiny_cfg.train.search_epochs = 2  # a phase that has run may not change
+    with pytest.raises(ValueError, match="train.search_epochs"):
+        Searcher(tiny_cfg, str(tmp_path / "r")).resume()
+
+
 def test_cli_reports_missing_dataset_clearly(tmp_path, capsys):
     rc = main(["search", "--config", "tiny", "--out", str(tmp_path / "x"), "--set", f"data.root={tmp_path}/nope"])
     assert rc == 1

@@ -1,0 +1,73 @@
+// Shared by the benchmarks: argument parsing, real inputs and summary statistics.
+// Inputs are Fashion-MNIST test images run through the runtime's own preprocess,
+// so the controller sees the path mix of real data (batches group by path).
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import type { Manifest } from '../runtime/manifest-types.js';
+import { preprocess } from '../runtime/preprocess.js';
+
+export const FASHION = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
+
+/** `--name value` flags over defaults; numbers stay numbers. */
+export function args<T extends Record<string, string | number>>(defaults: T): T {
+  const out: Record<string, string | number> = { ...defaults };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in defaults) || argv[i + 1] === undefined) throw new Error(`unknown or incomplete flag '${argv[i]}' (flags: ${Object.keys(defaults).join(', ')})`);
+    out[key] = typeof defaults[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return out as T;
+}
+
+/** The first InstaNAS bundle that exists, else the tiny fixture. */
+export function defaultBundle(): string {
+  return ['models/fashion-mnist', 'test/fixtures/tiny'].find((d) => existsSync(`${d}/manifest.json`))!;
+}
+
+/** `count` preprocessed test images (random 28x28 pixels when the dataset is absent). */
+export function loadInputs(manifest: Manifest, count: number): Float32Array[] {
+  let images: Uint8Array[];
+  if (existsSync(FASHION)) {
+    const raw = gunzipSync(readFileSync(FASHION));
+    const n = Math.min(count, raw.readUInt32BE(4));
+    images = Array.from({ length: n }, (_, i) => raw.subarray(16 + i * 784, 16 + (i + 1) * 784));
+  } else {
+    images = Array.from({ length: count }, () => Uint8Array.from({ length: 784 }, () => Math.floor(Math.random() * 256)));
+  }
+  return images.map((data) => preprocess({ data, width: 28, height: 28, channels: 1 }, manifest.input));
+}
+
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
+export const fmt = (v: number, digits = 2): string => v.toFixed(digits);
+
+/**
+ * Closed loop: `concurrency` lanes, each issuing its next call when the previous
+ * one returns, until `total` calls were issued or `untilMs` (performance.now()) passed.
+ * Returns per-call latencies in ms.
+ */
+export async function closedLoop(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+  untilMs = Infinity,
+): Promise<number[]> {
+  const lat: number[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < total && performance.now() < untilMs) {
+      const i = next++;
+      const t0 = performance.now();
+      await fn(i);
+      lat.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
+  return lat;
+}

@@ -1,0 +1,205 @@
+// instanas profile --model <bundle> [--threads 1] [--runs 200] [--warmup 20] [--out file] [--write]
+// Per-module latency table (batch 1, onnxruntime-node) for the search's latency-aware reward.
+import { cpus } from 'node:os';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createNodeEngine } from '../../runtime/engine-node.js';
+import type { Session, Tensor } from '../../runtime/engine.js';
+import { modulesOf, validateManifest } from '../../runtime/manifest.js';
+import { loadManifest, loadSchema } from '../../runtime/manifest-node.js';
+import type { Manifest, Shape } from '../../runtime/manifest-types.js';
+import { median, percentile } from '../../runtime/stats.js';
+import { positiveInt, UsageError, type Command } from '../command.js';
+import { fixed, formatTable, si } from '../table.js';
+
+export interface ProfileOptions {
+  threads: number;
+  /** Timed runs per module. Default 200. */
+  runs: number;
+  /** Untimed rounds over every module first. Default 20. */
+  warmup: number;
+}
+
+export const DEFAULT_PROFILE_OPTIONS: Readonly<ProfileOptions> = Object.freeze({ threads: 1, runs: 200, warmup: 20 });
+
+export interface LatencyTable {
+  unit: 'ms';
+  method: string;
+  device: string;
+  measuredAt: string;
+  /** Median ms per module id, plus 'controller' for instanas bundles. */
+  table: Record<string, number>;
+}
+
+export interface ProfileResult {
+  latency: LatencyTable;
+  /** Per module: nearest-rank p10/p90 and MACs, to judge the spread (not written to the manifest). */
+  details: Record<string, { p10: number; p90: number; macs: number }>;
+}
+
+interface Target {
+  id: string;
+  session: Session;
+  input: Tensor;
+  macs: number;
+}
+
+/** Deterministic pixels (mulberry32) so every profile sees the same input. */
+function pseudoImage(m: Manifest): Tensor {
+  let s = 0x9e3779b9;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const { channels: c, height: h, width: w, mean, std } = m.input;
+  const data = new Float32Array(c * h * w);
+  for (let i = 0; i < data.length; i++) {
+    const ch = Math.floor(i / (h * w));
+    data[i] = (Math.floor(rand() * 256) / 255 - (mean[ch] ?? mean[0])) / (std[ch] ?? std[0]);
+  }
+  return { data, dims: [1, c, h, w] };
+}
+
+const batch1 = (s: Shape): number[] => [1, ...s.slice(1)];
+
+/**
+ * Creates one session per module and times them. Inputs are realistic: the stem and
+ * controller get an image-like tensor, every option of a cell gets the activation the
+ * chain (default options) actually feeds that cell, the head gets the last cell's output.
+ */
+export async function profileBundle(dir: string, m: Manifest, options: Partial<ProfileOptions> = {}): Promise<ProfileResult> {
+  const o: ProfileOptions = { ...DEFAULT_PROFILE_OPTIONS, ...options };
+  for (const k of ['threads', 'runs'] as const)
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`options.${k}: must be a positive integer, got ${o[k]}`);
+  if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new RangeError(`options.warmup: must be a non-negative integer, got ${o.warmup}`);
+  const engine = createNodeEngine();
+  const sessions = new Map<string, Session>();
+  const open = async (file: string) => {
+    let s = sessions.get(file);
+    if (!s) {
+      s = await engine.createSession(new Uint8Array(await readFile(path.join(dir, file))), { intraOpNumThreads: o.threads });
+      sessions.set(file, s);
+    }
+    return s;
+  };
+  const run = async (s: Session, x: Tensor) => (await s.run({ x })).y;
+  try {
+    const image = pseudoImage(m);
+    const targets: Target[] = [];
+    if (m.kind === 'instanas' && m.controller)
+      targets.push({ id: 'controller', session: await open(m.controller.file), input: image, macs: m.controller.macs });
+    const g = m.graph;
+    const stem = await open(g.stem.file);
+    targets.push({ id: g.stem.id, session: stem, input: image, macs: g.stem.macs });
+    let h = await run(stem, image);
+    for (const cell of g.cells) {
+      const input = { data: h.data, dims: batch1(cell.inputShape) };
+      for (const opt of cell.options) targets.push({ id: opt.id, session: await open(opt.file), input, macs: opt.macs });
+      h = await run(await open(cell.options[cell.defaultOption].file), input);
+    }
+    targets.push({ id: g.head.id, session: await open(g.head.file), input: { data: h.data, dims: batch1(g.head.inputShape) }, macs: g.head.macs });
+
+    const times = targets.map(() => new Float64Array(o.runs));
+    // Round-robin: each round runs every module once, starting one module later than
+    // the previous round, so drifts in machine load spread evenly over all modules.
+    for (let round = 0; round < o.warmup + o.runs; round++) {
+      for (let k = 0; k < targets.length; k++) {
+        const i = (round + k) % targets.length;
+        const t = targets[i];
+        const t0 = performance.now();
+        await t.session.run({ x: t.input });
+        const dt = performance.now() - t0;
+        if (round >= o.warmup) times[i][round - o.warmup] = dt;
+      }
+    }
+    const table: Record<string, number> = {};
+    const details: ProfileResult['details'] = {};
+    targets.forEach((t, i) => {
+      table[t.id] = Number(median(times[i]).toFixed(6));
+      details[t.id] = { p10: percentile(times[i], 10), p90: percentile(times[i], 90), macs: t.macs };
+    });
+    const cpu = cpus();
+    const threads = `${o.threads} intra-op thread${o.threads === 1 ? '' : 's'}`;
+    return {
+      latency: {
+        unit: 'ms',
+        method: `${engine.name}, batch 1, ${threads}, median of ${o.runs} runs after ${o.warmup} warm-up, interleaved`,
+        device: `${cpu[0]?.model?.trim() ?? 'unknown CPU'} (${cpu.length} cores)`,
+        measuredAt: new Date().toISOString(),
+        table,
+      },
+      details,
+    };
+  } finally {
+    await Promise.all([...sessions.values()].map((s) => s.release()));
+  }
+}
+
+/** Replaces manifest.json's latency, validating first; temp file + rename so readers never see half a file. */
+export function writeLatency(dir: string, latency: LatencyTable): void {
+  const file = path.join(path.resolve(dir), 'manifest.json');
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  json.latency = latency;
+  validateManifest(json, { schema: loadSchema(), source: file });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(json, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+function formatProfile(m: Manifest, r: ProfileResult): string {
+  const t = r.latency.table;
+  const chain = [m.graph.stem.id, ...m.graph.cells.map((c) => c.options[c.defaultOption].id), m.graph.head.id];
+  const sum = (ids: string[]) => ids.reduce((a, id) => a + (t[id] ?? 0), 0);
+  const rows = Object.entries(t).map(([id, ms]) => {
+    const d = r.details[id];
+    return [id, si(d.macs), fixed(ms, 4), fixed(d.p10, 4), fixed(d.p90, 4)];
+  });
+  return [
+    `method:    ${r.latency.method}`,
+    `device:    ${r.latency.device}`,
+    '',
+    formatTable(['module', 'macs', 'median ms', 'p10 ms', 'p90 ms'], rows, [1, 2, 3, 4]),
+    '',
+    `all modules: ${sum(modulesOf(m).map(([, mod]) => mod.id)).toFixed(4)} ms; default chain: ${sum(chain).toFixed(4)} ms (sums of medians, controller excluded)`,
+  ].join('\n');
+}
+
+export const profileCommand: Command = {
+  name: 'profile',
+  summary: 'measure per-module latency (batch 1) and optionally write it into the manifest',
+  usage: 'profile --model <bundleDir> [--threads 1] [--runs 200] [--warmup 20] [--out <file>] [--write] [--json]',
+  options: {
+    model: { type: 'string', short: 'm' },
+    threads: { type: 'string' },
+    runs: { type: 'string' },
+    warmup: { type: 'string' },
+    out: { type: 'string' },
+    write: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run({ positionals, values }, io) {
+    if (positionals.length !== 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
+    const dir = values.model;
+    if (typeof dir !== 'string' || dir === '') throw new UsageError('--model <bundleDir> is required', this);
+    const threads = positiveInt(values.threads, '--threads', this) ?? DEFAULT_PROFILE_OPTIONS.threads;
+    const runs = positiveInt(values.runs, '--runs', this) ?? DEFAULT_PROFILE_OPTIONS.runs;
+    let warmup = DEFAULT_PROFILE_OPTIONS.warmup;
+    if (values.warmup !== undefined) {
+      warmup = Number(values.warmup);
+      if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got '${String(values.warmup)}'`, this);
+    }
+    const out = values.out as string | undefined;
+    if (out === '') throw new UsageError('--out needs a file name', this);
+
+    const m = await loadManifest(dir);
+    const result = await profileBundle(path.resolve(dir), m, { threads, runs, warmup });
+    if (out !== undefined) writeFileSync(out, JSON.stringify({ ...result.latency, details: result.details }, null, 2) + '\n');
+    if (values.write) writeLatency(dir, result.latency);
+    io.out(values.json ? JSON.stringify(result, null, 2) : formatProfile(m, result));
+    if (values.write && !values.json) io.out(`wrote latency table (${Object.keys(result.latency.table).length} entries) to ${path.join(dir, 'manifest.json')}`);
+    return 0;
+  },
+};

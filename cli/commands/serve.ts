@@ -1,0 +1,62 @@
+// instanas serve [--models <dir>] [--port N] [--host H] [--default-model NAME]
+import { readFileSync } from 'node:fs';
+import { startServer } from '../../server/main.js';
+import { UsageError, type Command } from '../command.js';
+
+/** package.json's version; it sits two levels above cli/commands (source) or three (dist). */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'instanas') return pkg.version ?? 'unknown';
+    } catch {
+      /* try the next location */
+    }
+  }
+  return 'unknown';
+}
+
+function port(value: unknown, cmd: Command): number {
+  const raw = value ?? process.env.PORT ?? '8080';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port (or PORT) must be an integer in 0..65535, got '${String(raw)}'`, cmd);
+  return n;
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'serve every bundle under a models folder over HTTP (v1 classify, KServe v2, /metrics)',
+  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME]',
+  options: {
+    models: { type: 'string' },
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    'default-model': { type: 'string' },
+  },
+  async run({ positionals, values }, io) {
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
+    const s = await startServer({
+      modelsDir: (values.models as string | undefined) ?? 'models',
+      port: port(values.port, this),
+      host: (values.host as string | undefined) ?? '0.0.0.0',
+      defaultModel: values['default-model'] as string | undefined,
+      adminToken: process.env.INSTANAS_ADMIN_TOKEN || undefined,
+      version: packageVersion(),
+    });
+    return new Promise<number>((resolve) => {
+      const stop = (signal: string) => {
+        s.deps.log.info({ signal }, 'shutting down');
+        s.close().then(
+          () => resolve(0),
+          () => resolve(1),
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      s.loaded.catch((err: unknown) => {
+        io.err(`instanas: error: ${String((err as Error).message ?? err).split('\n')[0]}`);
+        s.close().finally(() => resolve(1));
+      });
+    });
+  },
+};

@@ -1,0 +1,254 @@
+// WorkerPool: N worker threads, each with its own copy of the bundle, behind one
+// micro-batching Scheduler. Inference leaves the main event loop, batches go to
+// the least-busy live worker, a crashed worker fails only its in-flight batches
+// (with a clear error) and is replaced.
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import { loadManifest } from './manifest-node.js';
+import type { Manifest } from './manifest-types.js';
+import type { ClassifyResult, ModelOptions } from './model.js';
+import { Scheduler, type QueueTimings, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-node.js';
+import { spawnWorker } from './worker-spawn-node.js';
+
+/**
+ * One core is left to the main thread (HTTP, decoding, preprocessing, the
+ * scheduler); each worker runs single-threaded ORT, so more workers than cores
+ * only time-slice. The cap of 8 bounds memory (every worker holds all sessions)
+ * and keeps batches filling at moderate load.
+ */
+export const DEFAULT_WORKERS = Math.min(8, Math.max(1, availableParallelism() - 1));
+
+/** Options of createPool; every field is optional, defaults in POOL_DEFAULTS. */
+export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency'> {
+  /** Worker threads. Default DEFAULT_WORKERS. */
+  workers: number;
+  /** ORT intra-op threads per session inside each worker. Default 1. */
+  intraOpNumThreads: number;
+  /**
+   * Batches sent to one worker before its results return. Default 2: the next
+   * batch already waits in the worker's port, so the worker does not idle for a
+   * message round trip (costly when cores are oversubscribed); 1 batches more.
+   */
+  batchesPerWorker: number;
+  /** Passed to loadModel in every worker (threads comes from intraOpNumThreads). */
+  model: Partial<Omit<ModelOptions, 'threads'>>;
+}
+
+export const POOL_DEFAULTS: Readonly<PoolOptions> = Object.freeze({
+  workers: DEFAULT_WORKERS,
+  intraOpNumThreads: 1,
+  batchesPerWorker: 2,
+  maxBatchSize: 8,
+  maxQueueDelayMs: 1,
+  maxQueue: 1024,
+  timeoutMs: undefined,
+  model: Object.freeze({}),
+});
+
+export type PoolResult = Omit<ClassifyResult, 'timings'> & { timings: ClassifyResult['timings'] & QueueTimings };
+
+export interface WorkerStats {
+  index: number;
+  state: 'loading' | 'ready' | 'dead';
+  inFlightBatches: number;
+  batches: number;
+  restarts: number;
+}
+
+export interface PoolStats extends SchedulerStats {
+  workers: WorkerStats[];
+  crashes: number;
+}
+
+interface Call {
+  resolve(r: ClassifyResult[]): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  state: WorkerStats['state'];
+  calls: Map<number, Call>;
+  batches: number;
+  restarts: number;
+  lastError?: string;
+}
+
+export class WorkerPool {
+  readonly ready: Promise<void>;
+  private readonly slots: Slot[] = [];
+  private readonly scheduler: Scheduler<ClassifyResult>;
+  /** Batches waiting for a worker to become ready (at start-up or after a crash). */
+  private readonly waiting: { resolve(s: Slot): void; reject(e: Error): void }[] = [];
+  private nextId = 1;
+  private crashes = 0;
+  private lastCrash = '';
+  private closing = false;
+  private fatal: Error | undefined;
+  private readyCb!: { resolve(): void; reject(e: Error): void };
+
+  /** Use createPool(). */
+  constructor(
+    readonly manifest: Manifest,
+    private readonly dir: string,
+    readonly options: Readonly<PoolOptions>,
+  ) {
+    const m = manifest.input;
+    const { maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs } = options;
+    this.scheduler = new Scheduler<ClassifyResult>((batch, dims) => this.execute(batch, dims), [m.channels, m.height, m.width], {
+      maxBatchSize,
+      maxQueueDelayMs,
+      maxQueue,
+      timeoutMs,
+      concurrency: options.workers * options.batchesPerWorker,
+    });
+    this.ready = new Promise<void>((resolve, reject) => (this.readyCb = { resolve, reject }));
+    this.ready.catch(() => {}); // a caller that never awaits ready must not crash the process
+    for (let i = 0; i < options.workers; i++) this.slots.push(this.spawn(i, 0));
+  }
+
+  /** Classifies one preprocessed input [C,H,W] (flat); the scheduler batches concurrent calls. */
+  classify(tensor: Float32Array, opts: { timeoutMs?: number } = {}): Promise<PoolResult> {
+    return this.scheduler.submit(tensor, opts) as Promise<PoolResult>;
+  }
+
+  stats(): PoolStats {
+    return {
+      ...this.scheduler.stats(),
+      crashes: this.crashes,
+      workers: this.slots.map((s) => ({ index: s.index, state: s.state, inFlightBatches: s.calls.size, batches: s.batches, restarts: s.restarts })),
+    };
+  }
+
+  /** Stops accepting, lets admitted requests finish, then ends every worker. */
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      await this.scheduler.close().catch(() => {});
+      this.failWaiting(new Error('pool is closed'));
+    }
+    await Promise.all(this.slots.map((s) => this.stop(s)));
+  }
+
+  /** Test only: the worker at `index` dies when its next batch arrives. */
+  crashWorkerForTest(index: number, how: 'throw' | 'exit'): void {
+    const slot = this.slots[index];
+    if (!slot) throw new RangeError(`index: no worker ${index}`);
+    slot.worker.postMessage({ type: 'crash-on-next-run', how } satisfies ToWorker);
+  }
+
+  private spawn(index: number, restarts: number): Slot {
+    const init: WorkerInit = { dir: this.dir, model: { ...this.options.model, threads: this.options.intraOpNumThreads } };
+    const slot: Slot = { index, worker: spawnWorker(init), state: 'loading', calls: new Map(), batches: 0, restarts };
+    slot.worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
+    slot.worker.on('error', (err: Error) => (slot.lastError = err?.message ?? String(err)));
+    slot.worker.on('exit', (code) => this.onExit(slot, code));
+    return slot;
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === 'ready') {
+      slot.state = 'ready';
+      if (this.slots.every((s) => s.state !== 'loading')) this.readyCb.resolve();
+      this.wakeWaiting();
+      return;
+    }
+    const call = slot.calls.get(msg.id);
+    slot.calls.delete(msg.id);
+    if (msg.type === 'result') call?.resolve(msg.results);
+    else call?.reject(new Error(`worker ${slot.index}: ${msg.message}`));
+    this.wakeWaiting();
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    const wasLoading = slot.state === 'loading';
+    slot.state = 'dead';
+    if (this.closing && !slot.lastError) return;
+    const reason = slot.lastError ?? `exited with code ${code}`;
+    const err = new Error(`worker ${slot.index} crashed: ${reason}`);
+    for (const call of slot.calls.values()) call.reject(err);
+    slot.calls.clear();
+    if (this.closing) return;
+    this.crashes++;
+    this.lastCrash = err.message;
+    if (wasLoading && slot.restarts === 0) {
+      // The bundle itself does not load: retrying would loop. The pool is unusable.
+      this.fatal = new Error(`worker ${slot.index} failed to load ${this.dir}: ${reason}`);
+      this.readyCb.reject(this.fatal);
+      this.failWaiting(this.fatal);
+      void this.close();
+      return;
+    }
+    // A replacement that fails to load is not retried (wasLoading): its slot stays dead.
+    if (!wasLoading) this.slots[slot.index] = this.spawn(slot.index, slot.restarts + 1);
+    if (this.slots.every((s) => s.state === 'dead')) this.failWaiting(new Error(`no live workers (last crash: ${err.message})`));
+  }
+
+  private leastBusy(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots) if (s.state === 'ready' && (!best || s.calls.size < best.calls.size)) best = s;
+    return best;
+  }
+
+  private wakeWaiting(): void {
+    while (this.waiting.length > 0) {
+      const s = this.leastBusy();
+      if (!s) return;
+      this.waiting.shift()!.resolve(s);
+    }
+  }
+
+  private failWaiting(err: Error): void {
+    this.waiting.splice(0).forEach((w) => w.reject(err));
+  }
+
+  private async execute(batch: Float32Array[], dims: number[]): Promise<ClassifyResult[]> {
+    if (this.fatal) throw this.fatal;
+    if (this.slots.every((s) => s.state === 'dead')) throw new Error(`no live workers (last crash: ${this.lastCrash})`);
+    const slot = this.leastBusy() ?? (await new Promise<Slot>((resolve, reject) => this.waiting.push({ resolve, reject })));
+    const per = batch[0].length;
+    const data = new Float32Array(batch.length * per);
+    batch.forEach((t, i) => data.set(t, i * per));
+    const id = this.nextId++;
+    slot.batches++;
+    return new Promise<ClassifyResult[]>((resolve, reject) => {
+      slot.calls.set(id, { resolve, reject });
+      // The joined batch is transferred, not copied: the worker owns its buffer from here.
+      slot.worker.postMessage({ type: 'run', id, data, dims } satisfies ToWorker, [data.buffer]);
+    });
+  }
+
+  private async stop(slot: Slot): Promise<void> {
+    if (slot.state === 'dead') return;
+    if (slot.state === 'loading') {
+      await slot.worker.terminate(); // nothing in flight; no need to wait for the load
+      return;
+    }
+    const exited = new Promise<void>((r) => slot.worker.once('exit', () => r()));
+    slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    // A worker stuck in native code would never read 'close': terminate after a grace period.
+    const timer = setTimeout(() => void slot.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function checkInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`options.${name}: must be a positive integer, got ${v}`);
+}
+
+/**
+ * Validates the bundle's manifest here, then starts the workers. Resolves at once;
+ * `pool.ready` resolves when every worker has loaded and warmed up (requests
+ * submitted before then wait in the queue).
+ */
+export async function createPool(bundleDir: string, options: Partial<PoolOptions> = {}): Promise<WorkerPool> {
+  const o: PoolOptions = { ...POOL_DEFAULTS, ...options };
+  checkInt('workers', o.workers);
+  checkInt('intraOpNumThreads', o.intraOpNumThreads);
+  checkInt('batchesPerWorker', o.batchesPerWorker);
+  const manifest = await loadManifest(bundleDir);
+  return new WorkerPool(manifest, bundleDir, Object.freeze(o));
+}

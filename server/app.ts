@@ -1,0 +1,49 @@
+// createApp(deps): the Express app, not listening. One router per resource, the
+// JSON 404 and the error handler last.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { requestContext, type AppDeps } from './context.js';
+import { notFound, toHttpError } from './errors.js';
+import { adminRouter } from './routes/admin.js';
+import { classifyRouter } from './routes/classify.js';
+import { metricsRouter } from './routes/metrics.js';
+import { v2Router } from './routes/v2.js';
+import { webRouter } from './routes/web.js';
+
+/** Rejected-request reasons by status, for instanas_rejected_requests_total. */
+const REASONS: Record<number, string> = {
+  400: 'invalid_input',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'timeout',
+  413: 'too_large',
+  415: 'unsupported_media_type',
+  503: 'unavailable',
+};
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(deps));
+  app.use('/v1', classifyRouter(deps));
+  app.use('/v2', v2Router(deps));
+  app.use('/admin', adminRouter(deps));
+  app.use(metricsRouter(deps));
+  app.use(webRouter(deps));
+  app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`no route ${req.method} ${req.path.slice(0, 200)}`)));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const h = toHttpError(err, deps.options.retryAfterS);
+    const reason = h.reason ?? REASONS[h.status];
+    if (reason) deps.metrics.rejected.inc({ reason });
+    const log = req.log ?? deps.log;
+    if (h.status >= 500 && h.status !== 503) log.error({ err }, 'request failed');
+    else log.info({ status: h.status, error: h.message }, 'request rejected');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    res.status(h.status).set(h.headers).json({ error: h.message });
+  });
+  return app;
+}

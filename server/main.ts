@@ -1,0 +1,91 @@
+// startServer(): discover bundles, listen at once (liveness), load + warm every
+// bundle (readiness turns true after), watch manifests; close() drains.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { createApp } from './app.js';
+import type { AppDeps } from './context.js';
+import { Metrics } from './metrics.js';
+import { DEFAULT_SERVER_OPTIONS, resolveOptions, type ServerOptions } from './options.js';
+import { ModelRegistry, discoverBundles, type ClassifierFactory } from './registry.js';
+
+export interface StartOptions extends Partial<ServerOptions> {
+  /** Folder whose subfolders with a manifest.json are served, by folder name. */
+  modelsDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  defaultModel?: string;
+  logger?: Logger;
+  /** How a bundle folder becomes a Classifier; default createClassifier (server/backend.ts). */
+  factory?: ClassifierFactory;
+  version?: string;
+}
+
+export interface RunningServer {
+  server: Server;
+  deps: AppDeps;
+  url: string;
+  port: number;
+  /** Settles when every bundle is loaded and warmed; rejects with the first load error. */
+  loaded: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), releases the models. */
+  close(): Promise<void>;
+}
+
+export async function startServer(o: StartOptions): Promise<RunningServer> {
+  const options = resolveOptions(Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k in DEFAULT_SERVER_OPTIONS)));
+  const log = o.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const bundles = discoverBundles(o.modelsDir);
+  if (bundles.length === 0) throw new Error(`no bundles (subfolders with manifest.json) under ${o.modelsDir}`);
+  if (o.defaultModel !== undefined && !bundles.some((b) => b.name === o.defaultModel))
+    throw new Error(`--default-model '${o.defaultModel}' is not among the bundles: ${bundles.map((b) => b.name).join(', ')}`);
+
+  const registry = new ModelRegistry(log, o.factory);
+  const metrics = new Metrics(() => registry.names().map((n) => registry.get(n)!));
+  registry.onSwap = (e, old) => metrics.setModelInfo(e, old);
+  const deps: AppDeps = { registry, metrics, log, options, defaultModel: o.defaultModel, state: { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)) }, version: o.version ?? 'unknown' };
+  const app = createApp(deps);
+
+  const server = app.listen(o.port, o.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Inference routes answer a slow body with a JSON 408 themselves (server/body.ts); node's
+  // own limits, a little later, are the backstop for every other route and for slow headers.
+  server.requestTimeout = options.requestTimeoutMs + 5000;
+  server.headersTimeout = Math.min(options.requestTimeoutMs, 60_000);
+  const port = (server.address() as AddressInfo).port;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  log.info({ host: o.host, port, models: bundles.map((b) => b.name) }, 'listening');
+
+  const loaded = (async () => {
+    // One at a time: loading warms every session, and parallel warm-ups would only contend for the cores.
+    for (const b of bundles) {
+      await registry.load(b.name, b.dir);
+      deps.state.pending.delete(b.name);
+    }
+    deps.state.loading = false;
+    registry.watch(options.watchIntervalMs);
+    log.info({ models: registry.names() }, 'ready');
+  })();
+  loaded.catch(() => undefined); // the caller decides; avoid an unhandled rejection meanwhile
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      deps.state.draining = true;
+      log.info('draining: no new connections, finishing in-flight requests');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await loaded.catch(() => undefined);
+      await registry.close();
+      log.info('stopped');
+    })());
+
+  return { server, deps, url: `http://${host}:${port}`, port, loaded, close };
+}

@@ -1,0 +1,43 @@
+// POST /v1/classify: one image (raw body or multipart) -> label, top-k, path, timings.
+import { Router } from 'express';
+import { readBody, mediaType } from '../body.js';
+import { admission, leaseModel, pickModel, type AppDeps } from '../context.js';
+import { HttpError } from '../errors.js';
+import { IMAGE_TYPES, imageToTensor, readMultipart } from '../upload.js';
+
+const round = (v: number): number => Math.round(v * 1000) / 1000;
+
+export function classifyRouter(deps: AppDeps): Router {
+  const r = Router();
+  const { options: o } = deps;
+  r.post('/classify', admission(deps), async (req, res) => {
+    const name = pickModel(deps, req.query.model);
+    const type = mediaType(req);
+    let bytes: Buffer;
+    if ((IMAGE_TYPES as readonly string[]).includes(type)) bytes = await readBody(req, o.maxBodyBytes, o.requestTimeoutMs);
+    else if (type === 'multipart/form-data') bytes = await readMultipart(req, o.maxBodyBytes, o.requestTimeoutMs);
+    else
+      throw new HttpError(415, `unsupported content type '${type.slice(0, 100) || 'none'}': send ${IMAGE_TYPES.join(', ')} or multipart/form-data`);
+
+    const { entry } = leaseModel(deps, name, res);
+    const t0 = performance.now();
+    const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels });
+    const decodeMs = performance.now() - t0;
+    const result = await entry.classifier.classify(tensor);
+    const totalMs = performance.now() - t0;
+    deps.metrics.batchSize.observe({ model: name }, 1);
+    deps.metrics.observeResult(name, result, decodeMs);
+    const t = result.timings;
+    res.json({
+      label: result.label,
+      index: result.index,
+      probability: result.probability,
+      topk: result.topk,
+      path: { code: result.path.code, cells: result.path.cells, macs: result.path.macs },
+      controllerMacs: result.controllerMacs,
+      timings: { queueMs: round(t.queueMs), decodeMs: round(decodeMs), controllerMs: round(t.controllerMs), childMs: round(t.childMs), totalMs: round(totalMs) },
+      model: { name, version: entry.classifier.manifest.version },
+    });
+  });
+  return r;
+}

@@ -1,0 +1,90 @@
+// Open Inference Protocol (KServe v2): server/model metadata, health, infer.
+import { Router, type Request } from 'express';
+import { mediaType, readBody } from '../body.js';
+import { admission, leaseModel, pickModel, type AppDeps } from '../context.js';
+import { HttpError, badRequest } from '../errors.js';
+import { INPUT_NAME, encodeOutputs, parseInferRequest, splitBinaryBody, type OutputTensor } from '../tensor.js';
+
+const HEADER_LENGTH = 'inference-header-content-length';
+
+/** Parsed body: plain JSON, or the binary extension's JSON header + tensor bytes. */
+async function readInferBody(req: Request, maxBytes: number, timeoutMs: number): Promise<{ json: unknown; binary?: Buffer }> {
+  const headerLength = req.get(HEADER_LENGTH);
+  const type = mediaType(req);
+  if (headerLength === undefined && type !== 'application/json' && type !== '')
+    throw new HttpError(415, `unsupported content type '${type.slice(0, 100)}': send application/json (or the binary extension)`);
+  const body = await readBody(req, maxBytes, timeoutMs);
+  if (headerLength !== undefined) return splitBinaryBody(body, headerLength);
+  if (body.length === 0) throw badRequest('empty body: expected a JSON infer request');
+  try {
+    return { json: JSON.parse(body.toString('utf8')) };
+  } catch (err) {
+    throw badRequest(`invalid JSON body: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+export function v2Router(deps: AppDeps): Router {
+  const r = Router();
+  const ready = () => !deps.state.draining && !deps.state.loading && deps.registry.ready;
+
+  r.get('/', (_req, res) => {
+    res.json({ name: 'instanas', version: deps.version, extensions: ['binary_tensor_data'] });
+  });
+  r.get('/health/live', (_req, res) => {
+    res.json({ live: true });
+  });
+  r.get('/health/ready', (_req, res) => {
+    res.status(ready() ? 200 : 503).json({ ready: ready() });
+  });
+
+  r.get('/models/:name', (req, res) => {
+    const name = pickModel(deps, req.params.name);
+    const e = deps.registry.get(name)!;
+    const m = e.classifier.manifest;
+    res.json({
+      name,
+      versions: [m.version],
+      platform: 'instanas_onnx',
+      inputs: [{ name: INPUT_NAME, datatype: 'FP32', shape: [-1, m.input.channels, m.input.height, m.input.width] }],
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: [-1, m.labels.length] },
+        { name: 'path', datatype: 'BYTES', shape: [-1] },
+      ],
+      parameters: { kind: m.kind, labels: m.labels, cells: m.graph.cells.length, bundle_sha256: e.bundleHash },
+    });
+  });
+
+  r.get('/models/:name/ready', (req, res) => {
+    const name = pickModel(deps, req.params.name);
+    const ok = deps.registry.get(name)!.classifier.ready && !deps.state.draining;
+    res.status(ok ? 200 : 503).json({ name, ready: ok });
+  });
+
+  r.post('/models/:name/infer', admission(deps), async (req, res) => {
+    const name = pickModel(deps, req.params.name);
+    const { json, binary } = await readInferBody(req, deps.options.maxBodyBytes, deps.options.requestTimeoutMs);
+    const { entry } = leaseModel(deps, name, res);
+    const m = entry.classifier.manifest;
+    const dims = [m.input.channels, m.input.height, m.input.width];
+    const infer = parseInferRequest(json, dims, deps.options.maxBatch, binary);
+    const size = infer.tensor.length / infer.batch;
+    // One classify per input: the back end (a pool's scheduler) does the batching.
+    const results = await Promise.all(
+      Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size))),
+    );
+    deps.metrics.batchSize.observe({ model: name }, infer.batch);
+    for (const x of results) deps.metrics.observeResult(name, x, undefined);
+    const classes = m.labels.length;
+    const outputs: OutputTensor[] = infer.outputs.map((o) =>
+      o.name === 'logits'
+        ? { name: 'logits', datatype: 'FP32', shape: [infer.batch, classes], data: results.flatMap((x) => x.logits), binary: o.binary }
+        : { name: 'path', datatype: 'BYTES', shape: [infer.batch], data: results.map((x) => x.path.code), binary: o.binary },
+    );
+    const head = { model_name: name, model_version: m.version, ...(infer.id !== undefined ? { id: infer.id } : {}) };
+    const { body, headerLength } = encodeOutputs(head, outputs);
+    if (headerLength === undefined) res.type('application/json');
+    else res.type('application/octet-stream').set('Inference-Header-Content-Length', String(headerLength));
+    res.send(body);
+  });
+  return r;
+}

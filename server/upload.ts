@@ -1,0 +1,88 @@
+// Image uploads: a raw image body or multipart/form-data with exactly one file,
+// both read into memory under the body-size limit, then decoded with sharp
+// after a header-only size check (decompression bombs never get decoded).
+import busboy from 'busboy';
+import type { Request } from 'express';
+import sharp from 'sharp';
+import { decodeImage } from '../runtime/image-node.js';
+import type { InputSpec } from '../runtime/manifest-types.js';
+import { preprocess } from '../runtime/preprocess.js';
+import { bodyTimeout } from './body.js';
+import { HttpError, badRequest } from './errors.js';
+
+export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+const FORMATS = new Set(['png', 'jpeg', 'webp']);
+
+/** Reads one file part from a multipart request; rejects anything but exactly one file. */
+export function readMultipart(req: Request, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 8, fieldSize: 1024, parts: 10, headerPairs: 50 } });
+    } catch (err) {
+      reject(badRequest(`invalid multipart request: ${(err as Error).message}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let files = 0;
+    let failed: HttpError | undefined;
+    const timer = setTimeout(() => fail(bodyTimeout(timeoutMs)), timeoutMs);
+    const fail = (e: HttpError) => {
+      clearTimeout(timer);
+      failed ??= e;
+      req.unpipe(bb);
+      req.resume(); // drain the rest so the connection can answer
+      reject(failed);
+    };
+    bb.on('file', (_field, stream) => {
+      files++;
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('limit', () => fail(new HttpError(413, `uploaded file exceeds the limit of ${maxBytes} bytes`)));
+    });
+    bb.on('filesLimit', () => fail(badRequest('multipart body must contain exactly one file')));
+    bb.on('partsLimit', () => fail(badRequest('multipart body has too many parts')));
+    bb.on('fieldsLimit', () => fail(badRequest('multipart body has too many fields')));
+    bb.on('error', (err: Error) => fail(badRequest(`invalid multipart body: ${err.message}`)));
+    bb.on('close', () => {
+      clearTimeout(timer);
+      if (failed) return;
+      if (files !== 1) reject(badRequest('multipart body must contain exactly one file'));
+      else resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => fail(badRequest(`request aborted: ${err.message}`)));
+    req.pipe(bb);
+  });
+}
+
+export interface DecodeLimits {
+  maxPixels: number;
+}
+
+/**
+ * Checks the image header (format, declared size) without decoding pixels, then
+ * decodes and preprocesses into the bundle's input tensor.
+ */
+export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits: DecodeLimits): Promise<Float32Array> {
+  if (bytes.length === 0) throw badRequest('empty body: expected an image');
+  let meta: sharp.Metadata;
+  try {
+    // metadata() reads only the header; nothing is decoded here.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw badRequest(`cannot read image header: ${String((err as Error).message).split('\n')[0]}`);
+  }
+  if (!meta.format || !FORMATS.has(meta.format))
+    throw new HttpError(415, `unsupported image format '${meta.format ?? 'unknown'}': send PNG, JPEG or WebP`);
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  if (w < 1 || h < 1) throw badRequest(`image declares an invalid size ${w}x${h}`);
+  if (w * h > limits.maxPixels)
+    throw new HttpError(413, `image is ${w}x${h} = ${w * h} pixels, more than the limit of ${limits.maxPixels}`);
+  let pixels;
+  try {
+    pixels = await decodeImage(bytes);
+  } catch (err) {
+    throw badRequest((err as Error).message);
+  }
+  return preprocess(pixels, input);
+}

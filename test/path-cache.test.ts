@@ -1,0 +1,202 @@
+// PathCache (runtime/path-cache.ts) on its own, then wired into InstaModel with real
+// onnxruntime sessions: LRU eviction and release, background compiles, failures.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Engine, Session } from '../runtime/engine.js';
+import { createNodeEngine } from '../runtime/engine-node.js';
+import { loadManifest } from '../runtime/manifest-node.js';
+import { InstaModel, type ModelOptions } from '../runtime/model.js';
+import { PathCache } from '../runtime/path-cache.js';
+
+const FIXTURE = path.resolve('test/fixtures/tiny');
+const golden = JSON.parse(readFileSync(path.join(FIXTURE, 'golden.json'), 'utf8')) as {
+  inputShape: number[];
+  inputs: number[][];
+  paths: { code: string; cells: number[][] }[];
+};
+const dims = [1, ...golden.inputShape.slice(1)];
+const input = (i: number) => Float32Array.from(golden.inputs[i]);
+const codes = [...new Set(golden.paths.map((p) => p.code))];
+
+/** A cache entry that records its release. */
+class Item {
+  released = 0;
+  constructor(readonly code: string) {}
+  async release() {
+    this.released++;
+  }
+}
+
+describe('PathCache', () => {
+  it('compiles a path after compileAfter misses, in the background, then hits', async () => {
+    const built: Item[] = [];
+    const cache = new PathCache(async (code) => (built.push(new Item(code)), built.at(-1)!), { compileAfter: 2 });
+    expect(cache.get('a')).toBeUndefined();
+    await cache.idle();
+    expect(built).toHaveLength(0);
+    expect(cache.get('a')).toBeUndefined(); // second miss queues it; the request itself is not delayed
+    await cache.idle();
+    expect(cache.get('a')).toBe(built[0]);
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, compiles: 1, entries: 1, queued: 0 });
+  });
+
+  it('evicts the least recently used entry and releases it', async () => {
+    const cache = new PathCache(async (code) => new Item(code), { maxEntries: 2, compileAfter: 1 });
+    for (const c of ['a', 'b']) cache.get(c);
+    await cache.idle();
+    const a = cache.get('a')!; // 'a' is now more recent than 'b'
+    const b = cache.get('b')!;
+    cache.get('a');
+    cache.get('c');
+    await cache.idle();
+    expect(b.released).toBe(1);
+    expect(a.released).toBe(0);
+    expect(cache.stats()).toMatchObject({ evictions: 1, entries: 2 });
+    await cache.close();
+    expect(a.released).toBe(1);
+  });
+
+  it('builds one path at a time', async () => {
+    let running = 0;
+    let most = 0;
+    const cache = new PathCache(
+      async (code) => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return new Item(code);
+      },
+      { compileAfter: 1 },
+    );
+    for (const c of ['a', 'b', 'c', 'd']) cache.get(c);
+    await cache.idle();
+    expect(most).toBe(1);
+    expect(cache.stats().compiles).toBe(4);
+  });
+
+  it('defers the release of an evicted session until its request ends', async () => {
+    const cache = new PathCache(async (code) => new Item(code), { maxEntries: 1, compileAfter: 1 });
+    const a = (await cache.use('a', async (s) => s, true))!;
+    const during = await cache.use('a', async (s) => {
+      cache.get('b');
+      await cache.idle(); // 'b' is compiled and evicts 'a' while 'a' is in use
+      return s.released;
+    });
+    expect(during).toBe(0);
+    expect(a.released).toBe(1);
+    expect(cache.stats().evictions).toBe(1);
+  });
+
+  it('counts a failed compile once and does not retry it', async () => {
+    let calls = 0;
+    const cache = new PathCache<Item>(async () => (calls++, Promise.reject(new Error('broken'))), { compileAfter: 1 });
+    for (let i = 0; i < 3; i++) {
+      expect(cache.get('a')).toBeUndefined();
+      await cache.idle();
+    }
+    expect(calls).toBe(1);
+    expect(cache.stats()).toMatchObject({ compileErrors: 1, compiles: 0, misses: 3 });
+    expect(cache.lastError?.message).toBe('broken');
+    await expect(cache.use('a', async () => 1, true)).rejects.toThrow('broken');
+  });
+
+  it('rejects bad options, naming them', () => {
+    const build = async (c: string) => new Item(c);
+    expect(() => new PathCache(build, { maxEntries: 0 })).toThrow(/options\.maxEntries/);
+    expect(() => new PathCache(build, { compileAfter: 1.5 })).toThrow(RangeError);
+    expect(() => new PathCache(undefined as never)).toThrow(TypeError);
+  });
+});
+
+/** The real node engine, recording which sessions get released. */
+function trackedEngine(): { engine: Engine; created: Session[]; released: Set<Session> } {
+  const inner = createNodeEngine();
+  const created: Session[] = [];
+  const released = new Set<Session>();
+  const engine: Engine = {
+    name: inner.name,
+    async createSession(bytes, opts) {
+      const s = await inner.createSession(bytes, opts);
+      const tracked: Session = {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        run: (feeds) => s.run(feeds),
+        release: () => (released.add(tracked), s.release()),
+      };
+      created.push(tracked);
+      return tracked;
+    },
+  };
+  return { engine, created, released };
+}
+
+async function model(dir: string, options: Partial<ModelOptions>, engine: Engine = createNodeEngine()) {
+  const manifest = await loadManifest(dir);
+  const readFileFn = async (name: string) => new Uint8Array(await readFile(path.join(dir, name)));
+  return InstaModel.create({ manifest, engine, readFile: readFileFn }, options);
+}
+
+describe('InstaModel tiers', () => {
+  const temp: string[] = [];
+  afterAll(() => temp.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it("'auto': tier 1 serves a path until its background compile lands, then tier 2 with the same logits", async () => {
+    const m = await model(FIXTURE, { cache: { compileAfter: 2 } });
+    const [first] = await m.classify(input(0), dims);
+    const [second] = await m.classify(input(0), dims);
+    expect([first.tier, second.tier]).toEqual(['modules', 'modules']);
+    await m.cacheIdle();
+    const [third] = await m.classify(input(0), dims);
+    expect(third.tier).toBe('compiled');
+    expect(third.path.code).toBe(first.path.code);
+    third.logits.forEach((v, k) => expect(Math.abs(v - first.logits[k])).toBeLessThan(1e-5));
+    expect(m.cacheStats()).toMatchObject({ hits: 1, misses: 2, compiles: 1, compileErrors: 0 });
+    await m.release();
+  });
+
+  it('evicts with maxEntries 2: the evicted compiled session is released and counted', async () => {
+    const t = trackedEngine();
+    const m = await model(FIXTURE, { tier: 'compiled', cache: { maxEntries: 2 } }, t.engine);
+    const before = t.created.length; // module sessions
+    for (const code of codes.slice(0, 3)) expect((await m.classify(input(0), dims, { path: code }))[0].tier).toBe('compiled');
+    const compiled = t.created.slice(before);
+    expect(compiled).toHaveLength(3);
+    expect(t.released.has(compiled[0])).toBe(true);
+    expect(t.released.has(compiled[1]) || t.released.has(compiled[2])).toBe(false);
+    expect(m.cacheStats()).toMatchObject({ compiles: 3, evictions: 1, entries: 2 });
+    await m.release();
+    expect(t.created.every((s) => t.released.has(s))).toBe(true);
+  });
+
+  it("'modules' never compiles", async () => {
+    const m = await model(FIXTURE, { tier: 'modules' });
+    for (let i = 0; i < 3; i++) expect((await m.classify(input(0), dims))[0].tier).toBe('modules');
+    expect(m.cacheStats()).toBeNull();
+    await m.release();
+    await expect(model(FIXTURE, { tier: 'fast' as never })).rejects.toThrow(/options\.tier/);
+  });
+
+  it('a compile failure is counted and requests keep being served by tier 1', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'instanas-cache-'));
+    temp.push(dir);
+    cpSync(FIXTURE, dir, { recursive: true });
+    const m = await model(dir, { cache: { compileAfter: 1 } });
+    const [ok] = await m.classify(input(1), dims, { path: codes[1] });
+    await m.cacheIdle();
+    const [hit] = await m.classify(input(1), dims, { path: codes[1] });
+    expect(hit.tier).toBe('compiled');
+    // Corrupt the head after loading: tier 1 holds its session, a new compile reads the broken file.
+    writeFileSync(path.join(dir, 'head.onnx'), Uint8Array.from([1, 2, 3]));
+    const [miss] = await m.classify(input(0), dims, { path: codes[0] });
+    await m.cacheIdle();
+    const [again] = await m.classify(input(0), dims, { path: codes[0] });
+    expect([miss.tier, again.tier]).toEqual(['modules', 'modules']);
+    again.logits.forEach((v, k) => expect(v).toBe(miss.logits[k]));
+    expect(m.cacheStats()).toMatchObject({ compiles: 1, compileErrors: 1 });
+    expect(ok.tier).toBe('modules');
+    await m.release();
+  });
+});

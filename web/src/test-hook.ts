@@ -1,0 +1,86 @@
+// window.instanas: a small, stable surface for the browser test and the benchmark
+// (playwright passes plain JSON in and out, so tensors travel as number arrays).
+import type { WebBackend } from '../../runtime/engine-web.js';
+import type { InstaModel } from '../../runtime/model.js';
+import { preprocess } from '../../runtime/preprocess.js';
+import { samplePixels, type Samples } from './pixels.js';
+
+export interface HookResult {
+  index: number;
+  label: string;
+  code: string;
+  macs: number;
+  logits: number[];
+  totalMs: number;
+}
+
+export interface TestHook {
+  engine: string;
+  backend: WebBackend;
+  /** Backends this browser offers (webgpu only with an adapter). */
+  available: WebBackend[];
+  crossOriginIsolated: boolean;
+  models: { name: string; kind: string }[];
+  /** Classifies each tensor of `tensors` (one input each, flat NCHW) in turn, batch 1. */
+  classifyTensors(model: string, tensors: number[][]): Promise<HookResult[]>;
+  /** The page's own preprocessed tensor of sample i, for comparison with node. */
+  sampleTensor(model: string, i: number): number[];
+  /** Runs `rounds` passes over samples [0, count), models interleaved per image; ms per classify call (tensors preprocessed beforehand). */
+  timeModels(count: number, rounds: number): Promise<Record<string, number[]>>;
+  showSample(i: number): Promise<void>;
+  /** Settles when the page's classification queue is empty. */
+  idle(): Promise<void>;
+}
+
+export function installTestHook(ctx: {
+  models: Record<string, InstaModel>;
+  samples: Samples;
+  engineName: string;
+  backend: WebBackend;
+  available: WebBackend[];
+  showSample(i: number): Promise<void>;
+  idle(): Promise<void>;
+}): void {
+  const model = (name: string): InstaModel => {
+    const m = ctx.models[name];
+    if (!m) throw new RangeError(`model: unknown '${name}' (have ${Object.keys(ctx.models).join(', ')})`);
+    return m;
+  };
+  const hook: TestHook = {
+    engine: ctx.engineName,
+    backend: ctx.backend,
+    available: ctx.available,
+    crossOriginIsolated,
+    models: Object.values(ctx.models).map((m) => ({ name: m.manifest.name, kind: m.manifest.kind })),
+    async classifyTensors(name, tensors) {
+      const m = model(name);
+      const out: HookResult[] = [];
+      for (const t of tensors) {
+        const [r] = await m.classify(Float32Array.from(t), [1, ...m.inputDims]);
+        out.push({ index: r.index, label: r.label, code: r.path.code, macs: r.path.macs, logits: r.logits, totalMs: r.timings.totalMs });
+      }
+      return out;
+    },
+    sampleTensor: (name, i) => Array.from(preprocess(samplePixels(ctx.samples, i), model(name).manifest.input)),
+    async timeModels(count, rounds) {
+      const ms: Record<string, number[]> = Object.fromEntries(Object.keys(ctx.models).map((k) => [k, []]));
+      const inputs = Object.fromEntries(
+        Object.entries(ctx.models).map(([k, m]) => [k, Array.from({ length: count }, (_, i) => preprocess(samplePixels(ctx.samples, i), m.manifest.input))]),
+      );
+      const names = Object.keys(ctx.models);
+      for (let r = 0; r < rounds; r++)
+        for (let i = 0; i < count; i++)
+          // Alternate which model goes first, so neither always runs on a cache warmed by the other.
+          for (const k of (r + i) % 2 ? [...names].reverse() : names) {
+            const m = ctx.models[k];
+            const t0 = performance.now();
+            await m.classify(inputs[k][i], [1, ...m.inputDims]);
+            ms[k].push(performance.now() - t0);
+          }
+      return ms;
+    },
+    showSample: ctx.showSample,
+    idle: ctx.idle,
+  };
+  (window as unknown as { instanas: TestHook }).instanas = hook;
+}
