@@ -35,7 +35,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { positionals: s
     return { positionals, values: values as Record<string, unknown> };
   } catch (err) {
     // node's parseArgs appends a long hint about '--'; the first sentence is enough.
-    throw new UsageError((err as Error).message.split('. To specify')[0], cmd);
+    throw new UsageError((err as Error).message.split('\n')[0].split('. To specify')[0], cmd);
   }
 }
 

@@ -3,6 +3,7 @@
 // once, in createClassifier().
 import type { Manifest } from '../runtime/manifest-types.js';
 import { loadModel } from '../runtime/model-node.js';
+import { createPool, DEFAULT_WORKERS } from '../runtime/pool-node.js';
 import type { ClassifyResult, ModelOptions, Timings } from '../runtime/model.js';
 
 export type BackendResult = ClassifyResult & { timings: Timings & { queueMs: number } };
@@ -114,7 +115,17 @@ export async function inProcessRunner(dir: string, options: Partial<ModelOptions
   };
 }
 
-/** Loads the bundle in `dir` as a Classifier. Switch to the worker pool here (one line). */
-export async function createClassifier(dir: string, options: Partial<ModelOptions> = {}): Promise<Classifier> {
-  return adapt(await inProcessRunner(dir, options)); // pool: adapt(await createPool(dir, options))
+/**
+ * Loads the bundle in `dir` as a Classifier. workers > 0 (the default, from the core count): a worker_threads pool
+ * with dynamic batching, so inference never blocks the event loop; workers = 0: in this process, one request at a
+ * time (tests, and machines where threads cost more than they give).
+ */
+export async function createClassifier(
+  dir: string,
+  options: Partial<ModelOptions> & { workers?: number } = {},
+): Promise<Classifier> {
+  const { workers = DEFAULT_WORKERS, ...model } = options;
+  if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`options.workers: must be an integer >= 0, got ${workers}`);
+  if (workers === 0) return adapt(await inProcessRunner(dir, model));
+  return adapt(await createPool(dir, { workers, model }));
 }

@@ -1,5 +1,6 @@
 // instanas serve [--models <dir>] [--port N] [--host H] [--default-model NAME]
 import { readFileSync } from 'node:fs';
+import { createClassifier } from '../../server/backend.js';
 import { startServer } from '../../server/main.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -26,16 +27,22 @@ function port(value: unknown, cmd: Command): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every bundle under a models folder over HTTP (v1 classify, KServe v2, /metrics)',
-  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME]',
+  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)]',
   options: {
     models: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     'default-model': { type: 'string' },
+    workers: { type: 'string' },
   },
   async run({ positionals, values }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
+    const workersRaw = values.workers as string | undefined;
+    const workers = workersRaw === undefined ? undefined : Number(workersRaw);
+    if (workers !== undefined && (!Number.isInteger(workers) || workers < 0))
+      throw new UsageError(`--workers must be an integer >= 0, got '${workersRaw}'`, this);
     const s = await startServer({
+      factory: workers === undefined ? undefined : (dir) => createClassifier(dir, { workers }),
       modelsDir: (values.models as string | undefined) ?? 'models',
       port: port(values.port, this),
       host: (values.host as string | undefined) ?? '0.0.0.0',

@@ -72,7 +72,7 @@ def _to_onnx(module: torch.nn.Module, shape, path: Path, opset: int) -> None:
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-        commit = out.stdout.strip() or "unknown"
+        commit = out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return commit + ("-dirty" if dirty and commit != "unknown" else "")

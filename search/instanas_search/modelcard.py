@@ -52,7 +52,7 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         f"# {m['name']} {m['version']} ({m['kind']})", "",
         m.get("description", ""), "",
         "## Data", "",
-        f"- {prov['data']}; the test set (10,000 images) is used only for the numbers below.", "",
+        f"- {prov['data']}; the test split ({ev['count']} images) is used only for the numbers below.", "",
         "## How it was made", "",
         f"- Command (from `search/`): `{prov['command']}`",
         f"- Seed {prov['seed']}, torch {prov.get('torch', '?')}, git commit `{prov['gitCommit']}`, created {prov['createdAt']}.",
