@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyImage } from '../runtime/classify-node.js';
 import { loadModel } from '../runtime/model-node.js';
 import type { ClassifyResult } from '../runtime/model.js';
+import { createClassifier } from '../server/backend.js';
 import { FIXTURE, MODEL_A, MODEL_B, postJson, startTestServer, testImages, type TestServer } from './helpers/server-fixture.js';
 
 let s: TestServer;
@@ -19,7 +20,9 @@ let webDir: string;
 
 beforeAll(async () => {
   webDir = mkdtempSync(path.join(os.tmpdir(), 'instanas-web-'));
-  s = await startTestServer({ webDir });
+  // In-process back end here, because this file checks the compiled-path cache counters that it reports;
+  // the other server suites run the default worker-pool back end.
+  s = await startTestServer({ webDir, factory: (d) => createClassifier(d, { workers: 0 }) });
   images = await testImages();
   const model = await loadModel(FIXTURE);
   for (const [k, bytes] of Object.entries(images)) direct[k] = await classifyImage(model, bytes);
