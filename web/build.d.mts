@@ -2,8 +2,8 @@
 export interface BuildOptions {
   /** InstaNAS bundle folder; default models/fashion-mnist if present, else test/fixtures/tiny. */
   instanas?: string;
-  /** Static baseline bundle folder; default models/fashion-mnist-mobilenetv2 if present, else a stand-in. */
-  baseline?: string;
+  /** Static baseline bundle folder; default models/fashion-mnist-mobilenetv2 if present, else (and with null) a stand-in. */
+  baseline?: string | null;
   /** Output folder; default web/dist (emptied first). */
   out?: string;
   /** Folder with the Fashion-MNIST t10k IDX gz files. */

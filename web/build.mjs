@@ -110,7 +110,8 @@ export async function buildWeb(options = {}) {
     o.instanas ?? (hasManifest(path.join(ROOT, 'models', 'fashion-mnist')) ? 'models/fashion-mnist' : 'test/fixtures/tiny'),
   );
   const baselineDefault = path.join(ROOT, 'models', 'fashion-mnist-mobilenetv2');
-  const baselineDir = o.baseline ?? (hasManifest(baselineDefault) ? baselineDefault : undefined);
+  // baseline: a folder, undefined (the default bundle when present), or null (always the static stand-in).
+  const baselineDir = o.baseline === null ? undefined : (o.baseline ?? (hasManifest(baselineDefault) ? baselineDefault : undefined));
   if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`samples: must be a positive integer, got ${o.samples}`);
 
   const out = path.resolve(o.out);

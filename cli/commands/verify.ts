@@ -1,6 +1,6 @@
 // instanas verify --model <bundle> [--tolerance 1e-4] [--json]: replays golden.json (torch
 // outputs written by the exporter) through the runtime; exit 1 when outside tolerance.
-import { goldenPath, readGolden, verifyGolden, DEFAULT_VERIFY_OPTIONS, type VerifyReport } from '../../runtime/golden.js';
+import { goldenPath, readGolden, verifyGolden, DEFAULT_VERIFY_OPTIONS, type VerifyReport } from '../../runtime/golden-node.js';
 import path from 'node:path';
 import { loadManifest } from '../../runtime/manifest-node.js';
 import { loadModel } from '../../runtime/model-node.js';
