@@ -90,4 +90,6 @@ export interface Manifest {
     wallTimeSeconds?: number;
   };
   golden?: string;
+  /** The controller's most frequent paths on the validation split (most frequent first); compiled at load by tier 'auto'. */
+  hotPaths?: { code: string; share: number }[];
 }

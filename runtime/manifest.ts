@@ -3,6 +3,7 @@
 // and, optionally, a file-existence check. Node file loading is in manifest-node.ts.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Manifest, ModuleSpec, Shape } from './manifest-types.js';
+import { cellRules, decodeCode } from './path.js';
 
 /** A bundle that cannot be used. The message is one line: source, JSON pointer, reason. */
 export class BundleError extends Error {
@@ -140,6 +141,22 @@ export function validateManifest(json: unknown, opts: ValidateOptions): Manifest
     const other = seen.get(mod.id);
     if (other) fail(`${pointer}/id`, `duplicate module id '${mod.id}' (also at ${other})`);
     seen.set(mod.id, pointer);
+  }
+
+  // Hot paths are compiled at load: each must be a path this graph can run.
+  if (m.hotPaths) {
+    if (m.kind === 'static') fail('/hotPaths', "must be absent when kind is 'static' (a static bundle has one path)");
+    const rules = cellRules(m);
+    m.hotPaths.forEach((hp, i) => {
+      let cells: number[][];
+      try {
+        cells = decodeCode(hp.code, rules.map((r) => r.options));
+      } catch (err) {
+        return fail(`/hotPaths/${i}/code`, (err as Error).message);
+      }
+      const bad = cells.findIndex((o, ci) => o.length === 0 && !rules[ci].identityWhenEmpty);
+      if (bad >= 0) fail(`/hotPaths/${i}/code`, `cell ${bad} changes shape and cannot be empty`);
+    });
   }
 
   if (opts.fileExists) {

@@ -28,6 +28,11 @@ export interface ModelOptions {
   tier: TierMode;
   /** Compiled-path cache options (maxEntries, compileAfter); unused with tier 'modules'. Default {}. */
   cache: Partial<PathCacheOptions>;
+  /**
+   * With tier 'auto' or 'compiled': how many of the bundle's hot paths (manifest.hotPaths, most
+   * frequent first) to compile at load, before the model reports ready; 0 disables. Default 16.
+   */
+  precompile: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
@@ -37,6 +42,7 @@ export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   threshold: undefined,
   tier: 'auto',
   cache: Object.freeze({}),
+  precompile: 16,
 });
 
 /** What the model needs from a bundle, independent of where it lives. */
@@ -151,6 +157,8 @@ export class InstaModel {
       throw new RangeError(`options.topk: must be a positive integer, got ${opts.topk}`);
     if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
       throw new RangeError(`options.threshold: must be in [0,1], got ${opts.threshold}`);
+    if (!Number.isInteger(opts.precompile) || opts.precompile < 0)
+      throw new RangeError(`options.precompile: must be a non-negative integer, got ${opts.precompile}`);
     if (!['modules', 'compiled', 'auto'].includes(opts.tier))
       throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
 
@@ -178,6 +186,8 @@ export class InstaModel {
     };
     const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
     const model = new InstaModel(m, src.engine.name, controller, child, opts, cache);
+    // Hot paths first, so the first requests already find them compiled (no compile on the request path).
+    for (const hp of cache ? (m.hotPaths ?? []).slice(0, opts.precompile) : []) await cache!.preload(hp.code, hp.share);
     for (let i = 0; i < opts.warmup; i++) await model.warmup();
     return model;
   }
@@ -195,6 +205,10 @@ export class InstaModel {
       for (let o = 0; o < g.cells[c].options.length; o++)
         await runModule(this.child.cells[c][o], zeros(g.cells[c].options[o].inputShape));
     await runModule(this.child.head, zeros(g.head.inputShape));
+    for (const hp of this.manifest.hotPaths ?? []) {
+      const s = this.cache?.peek(hp.code);
+      if (s) await runModule(s, zeros(g.stem.inputShape));
+    }
   }
 
   /** Throws TypeError/RangeError naming `tensor` or `dims` when they do not fit the input spec. */

@@ -89,6 +89,12 @@ describe('loadManifest', () => {
     ['static with controller', (m: any) => (m.kind = 'static'), "/controller: must be absent when kind is 'static'"],
     ['mean length', (m: any) => (m.input.mean = m.input.channels === 1 ? [0.1, 0.2] : [0.1, 0.2]), '/input/mean: must have 1 or'],
     ['duplicate ids', (m: any) => (m.graph.head.id = m.graph.stem.id), '/graph/head/id: duplicate module id'],
+    ['hot path of another graph', (m: any) => (m.hotPaths = [{ code: 'zz', share: 0.5 }]), "/hotPaths/0/code: code: 'zz' must have"],
+    [
+      'hot path empties a shape-changing cell',
+      (m: any) => (m.hotPaths = [{ code: '0'.repeat(m.graph.cells.length), share: 0.5 }]),
+      'changes shape and cannot be empty',
+    ],
   ])('semantic error: %s', async (_name, edit, expected) => {
     const msg = await errorOf(broken(edit));
     expect(msg).toMatch(/^Invalid bundle: .*manifest\.json: /);

@@ -43,20 +43,59 @@ describe('PathCache', () => {
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, compiles: 1, entries: 1, queued: 0 });
   });
 
-  it('evicts the least recently used entry and releases it', async () => {
+  it('evicts the least frequent entry, admits only a path more frequent than it, and releases the evicted one', async () => {
     const cache = new PathCache(async (code) => new Item(code), { maxEntries: 2, compileAfter: 1 });
     for (const c of ['a', 'b']) cache.get(c);
     await cache.idle();
-    const a = cache.get('a')!; // 'a' is now more recent than 'b'
-    const b = cache.get('b')!;
+    const a = cache.get('a')!;
+    const b = cache.get('b')!; // b is now the most recent, but a (3 requests) stays more frequent than b (2)
     cache.get('a');
+    cache.get('c'); // c (1 request) is rarer than the coldest entry (b, 2): not compiled
+    await cache.idle();
+    expect(cache.stats()).toMatchObject({ compiles: 2, rejected: 1, evictions: 0 });
     cache.get('c');
+    cache.get('c'); // c (3) now beats b (2): compiled, and b (least frequent) is evicted
     await cache.idle();
     expect(b.released).toBe(1);
     expect(a.released).toBe(0);
-    expect(cache.stats()).toMatchObject({ evictions: 1, entries: 2 });
+    expect(cache.stats()).toMatchObject({ compiles: 3, evictions: 1, entries: 2 });
     await cache.close();
     expect(a.released).toBe(1);
+  });
+
+  it('does not thrash when a long tail of rare paths surrounds a few hot ones', async () => {
+    const cache = new PathCache(async (code) => new Item(code), { maxEntries: 4, compileAfter: 2, agingPeriod: 256 });
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let hotHits = 0;
+    for (let i = 0; i < 4000; i++) {
+      const hot = rand() < 0.7;
+      const code = hot ? `hot${Math.floor(rand() * 4)}` : `cold${Math.floor(rand() * 600)}`;
+      if (cache.get(code) && hot) hotHits++;
+      if (i % 50 === 0) await cache.idle();
+    }
+    await cache.idle();
+    const st = cache.stats();
+    // An LRU compiling every path seen twice would compile hundreds of cold paths here.
+    expect(st.compiles).toBeLessThanOrEqual(8);
+    expect(st.evictions).toBeLessThanOrEqual(4);
+    expect(hotHits).toBeGreaterThan(0.95 * 0.7 * 4000 * 0.97);
+    await cache.close();
+  });
+
+  it('lets a newly popular path displace one that was popular long ago (aging)', async () => {
+    const cache = new PathCache(async (code) => new Item(code), { maxEntries: 1, compileAfter: 2, agingPeriod: 64 });
+    for (let i = 0; i < 500; i++) cache.get('old');
+    await cache.idle();
+    expect(cache.get('old')).toBeDefined();
+    let compiledNew = -1;
+    for (let i = 0; i < 500 && compiledNew < 0; i++) {
+      if (cache.get('new')) compiledNew = i;
+      await cache.idle();
+    }
+    expect(compiledNew).toBeGreaterThan(0);
+    expect(compiledNew).toBeLessThan(200); // not the 500 requests a count without aging would need
+    expect(cache.stats().evictions).toBe(1);
   });
 
   it('builds one path at a time', async () => {
@@ -81,7 +120,7 @@ describe('PathCache', () => {
     const cache = new PathCache(async (code) => new Item(code), { maxEntries: 1, compileAfter: 1 });
     const a = (await cache.use('a', async (s) => s, true))!;
     const during = await cache.use('a', async (s) => {
-      cache.get('b');
+      for (let i = 0; i < 3; i++) cache.get('b'); // more frequent than 'a' (2 requests)
       await cache.idle(); // 'b' is compiled and evicts 'a' while 'a' is in use
       return s.released;
     });
@@ -107,6 +146,7 @@ describe('PathCache', () => {
     const build = async (c: string) => new Item(c);
     expect(() => new PathCache(build, { maxEntries: 0 })).toThrow(/options\.maxEntries/);
     expect(() => new PathCache(build, { compileAfter: 1.5 })).toThrow(RangeError);
+    expect(() => new PathCache(build, { agingPeriod: 0 })).toThrow(/options\.agingPeriod/);
     expect(() => new PathCache(undefined as never)).toThrow(TypeError);
   });
 });
@@ -155,6 +195,29 @@ describe('InstaModel tiers', () => {
     third.logits.forEach((v, k) => expect(Math.abs(v - first.logits[k])).toBeLessThan(1e-5));
     expect(m.cacheStats()).toMatchObject({ hits: 1, misses: 2, compiles: 1, compileErrors: 0 });
     await m.release();
+  });
+
+  it("compiles the bundle's hot paths at load: the first request of each runs compiled, with the same logits", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'instanas-hot-'));
+    temp.push(dir);
+    cpSync(FIXTURE, dir, { recursive: true });
+    const file = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    const hot = golden.paths.slice(0, 4).map((p) => p.code);
+    manifest.hotPaths = [...new Set(hot)].map((code, i) => ({ code, share: 0.4 - 0.1 * i }));
+    writeFileSync(file, JSON.stringify(manifest));
+    const m = await model(dir, { precompile: 2 });
+    expect(m.cacheStats()).toMatchObject({ compiles: 2, hits: 0, misses: 0, entries: 2 });
+    const ref = await model(FIXTURE, { tier: 'modules' });
+    for (let i = 0; i < 4; i++) {
+      const [r] = await m.classify(input(i), dims);
+      const [want] = await ref.classify(input(i), dims);
+      expect(r.path.code).toBe(want.path.code);
+      expect(r.tier).toBe(manifest.hotPaths.slice(0, 2).some((h: { code: string }) => h.code === r.path.code) ? 'compiled' : 'modules');
+      r.logits.forEach((v, k) => expect(Math.abs(v - want.logits[k])).toBeLessThan(1e-5));
+    }
+    await Promise.all([m.release(), ref.release()]);
+    await expect(model(dir, { precompile: -1 })).rejects.toThrow(/options\.precompile/);
   });
 
   it('evicts with maxEntries 2: the evicted compiled session is released and counted', async () => {

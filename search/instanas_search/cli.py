@@ -13,7 +13,7 @@ import torch
 
 from .config import ConfigError, ExperimentConfig, load_config
 from .data import DataError, Dataset, load_dataset, normalize, synthetic, STATS
-from .export import ExportError, export_bundle, provenance, verify_with_runtime
+from .export import ExportError, export_bundle, hot_paths, provenance, verify_with_runtime
 from .latency import LatencyTable
 from .train import Searcher
 
@@ -95,10 +95,14 @@ def _export_from(searcher: Searcher, cfg: ExperimentConfig, out: str, command: s
                       cfg.to_dict(), searcher.wall)
     if searcher.resume_changes:
         prov["config"]["resumedWithChanges"] = searcher.resume_changes  # {key: [before, after]}
+    hot = None
+    if searcher.controller is not None:  # from the validation split: the test set only gives final numbers
+        val = normalize(searcher.data.val.images, searcher.data.mean, searcher.data.std)
+        hot = hot_paths(searcher.graph, searcher.controller, val, cfg.controller.threshold)
     export_bundle(out, searcher.graph, searcher.controller, name=cfg.export.name, version=cfg.export.version,
                   labels=searcher.data.labels, mean=searcher.data.mean, std=searcher.data.std, latency=searcher.latency,
                   accuracy=accuracy, provenance=prov, threshold=cfg.controller.threshold, opset=cfg.export.opset,
-                  golden_inputs=_golden_inputs(searcher.data, cfg.export.golden_samples))
+                  golden_inputs=_golden_inputs(searcher.data, cfg.export.golden_samples), hot_paths=hot)
     _verify(out)
     print(json.dumps({"bundle": out, **test}))
     return 0

@@ -57,7 +57,8 @@ class RewardConfig:
     entropy: float = 0.01  # entropy bonus weight, keeps the policy from collapsing early
     ub_start_frac: float = 0.7  # first upper bound: this x (sum of every module's latency)
     ub_end_frac: float = 0.5  # last upper bound: this x (latency of the MobileNetV2 chain)
-    latency_table: str = ""  # manifest.json (or table JSON) profiled by `instanas profile`; "" needs macs_proxy
+    ub_slope: float = 0.0  # 0: the paper's flat zero above ub; >0: R_lat = -ub_slope*(lat-ub)/ub there
+    latency_table: str = ""  # `instanas profile` output (or a bundle manifest); relative: to cwd, else search/
     macs_proxy: bool = False  # use MACs as latency; recorded as method 'macs-proxy' in the manifest
 
 

@@ -94,7 +94,8 @@ def _module_entry(mid: str, module, in_shape, out_dir: Path, opset: int, op: Opt
 def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controller], *, name: str, version: str,
                   labels: List[str], mean: List[float], std: List[float], latency: LatencyTable,
                   accuracy: Optional[Dict[str, Any]], provenance: Dict[str, Any], threshold: float = 0.5,
-                  opset: int = 13, golden_inputs: Optional[torch.Tensor] = None, description: str = "") -> Dict[str, Any]:
+                  opset: int = 13, golden_inputs: Optional[torch.Tensor] = None, description: str = "",
+                  hot_paths: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """Writes the bundle folder; static when controller is None (only each cell's default option is exported)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,12 +135,30 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
         _to_onnx(controller, in_shape, out / "controller.onnx", opset)
         manifest["controller"] = {"file": "controller.onnx", "inputShape": list(in_shape), "outputShape": list(cout),
                                   "threshold": threshold, "macs": int(cmacs), "params": int(cparams)}
+        if hot_paths:
+            manifest["hotPaths"] = hot_paths
     if golden_inputs is not None:
         manifest["golden"] = "golden.json"
         (out / "golden.json").write_text(json.dumps(golden(graph, controller, golden_inputs, threshold, static)))
     validate_manifest(manifest, str(out / "manifest.json"))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+@torch.no_grad()
+def hot_paths(graph: MetaGraph, controller: Controller, images: torch.Tensor, threshold: float, top: int = 32,
+              batch_size: int = 500) -> List[Dict[str, Any]]:
+    """The controller's `top` most frequent paths on `images` (normalised [N, C, H, W]), most frequent first,
+    with their share: what a runtime should compile at load. Needs only the controller, not the meta-graph."""
+    controller = controller.cpu().eval()
+    counts: Dict[str, int] = {}
+    for i in range(0, len(images), batch_size):
+        executed = graph.resolve(greedy(controller.probs(images[i:i + batch_size]), threshold))  # [n, cells, options]
+        for e in executed:
+            code = path_code(e)
+            counts[code] = counts.get(code, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [{"code": c, "share": round(n / max(len(images), 1), 6)} for c, n in ranked]
 
 
 def fold_bn(model: torch.nn.Module) -> torch.nn.Module:

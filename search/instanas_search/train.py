@@ -114,7 +114,10 @@ class Searcher:
     def _latency_table(self) -> LatencyTable:
         r = self.cfg.reward
         if r.latency_table:
-            return LatencyTable.from_file(r.latency_table)
+            path = Path(r.latency_table)
+            if not path.is_absolute() and not path.exists():
+                path = Path(__file__).resolve().parents[1] / path  # relative to search/, like the configs
+            return LatencyTable.from_file(str(path))
         if r.macs_proxy or self.static:
             return LatencyTable.macs_proxy(self.macs)  # a static chain has no choice for latency to steer
         raise ValueError("reward.latency_table is empty: profile a bundle of this space with "
@@ -265,6 +268,7 @@ class Searcher:
     def _controller_epoch(self, epoch: int, g: torch.Generator) -> Dict[str, float]:
         t, r, c = self.cfg.train, self.cfg.reward, self.cfg.controller
         lb, ub = self.bounds.bounds(epoch)
+        ub_first = ub
         self.graph.eval()  # frozen meta-graph, running BN statistics
         self.controller.train()
         split = self.data.val
@@ -282,16 +286,18 @@ class Searcher:
 
         bar = tqdm(stream(), total=steps * max(t.controller_passes, 1), desc=f"controller {epoch + 1}",
                    disable=None, leave=False)
-        for images, labels in bar:
+        total = steps * max(t.controller_passes, 1)
+        for k, (images, labels) in enumerate(bar):
+            lb, ub = self.bounds.bounds(epoch, k / total)  # ub falls per step, not per epoch
             x, y = self._x(images, True, g), labels.to(self.device)
             p = self.controller.probs(x)  # [N, cells, options]
             sampled = torch.bernoulli(explore(p.detach(), c.alpha).cpu(), generator=g).to(self.device)
             base = greedy(p.detach(), c.threshold)
             with torch.no_grad():
                 r_s = reward(self.graph(x, sampled).argmax(1) == y, self.cost(self.graph.resolve(sampled)).to(self.device),
-                             lb, ub, r.pos_w, r.neg_w)
+                             lb, ub, r.pos_w, r.neg_w, r.ub_slope)
                 r_g = reward(self.graph(x, base).argmax(1) == y, self.cost(self.graph.resolve(base)).to(self.device),
-                             lb, ub, r.pos_w, r.neg_w)
+                             lb, ub, r.pos_w, r.neg_w, r.ub_slope)
             # Self-critical REINFORCE: the greedy path is the baseline of the sampled one.
             # The sampled actions came from p' = explore(p); their log-probability is taken under p'.
             adv = r_s - r_g
@@ -308,7 +314,7 @@ class Searcher:
             tot["n"] += len(y)
         n = max(tot["n"], 1)
         return {"reward": tot["reward"] / n, "greedy_reward": tot["greedy_reward"] / n,
-                "entropy": tot["entropy"] / n, "lb": lb, "ub": ub}
+                "entropy": tot["entropy"] / n, "lb": lb, "ub": ub_first, "ub_last": ub}
 
     def _allreduce_grads(self, module) -> None:
         import torch.distributed as dist

@@ -64,3 +64,29 @@ def test_static_export_of_trained_smoke_run(tiny_cfg, tmp_path):
     assert m["kind"] == "static" and "controller" not in m
     assert all(len(c["options"]) == 1 for c in m["graph"]["cells"])
     assert m["accuracy"]["split"] == "test" and 0 <= m["accuracy"]["top1"] <= 1
+
+
+def test_instanas_export_lists_hot_paths_from_the_validation_split(tiny_cfg, tmp_path):
+    from instanas_search.cli import _export_from
+    from instanas_search.data import normalize
+    from instanas_search.export import hot_paths
+    from instanas_search.train import Searcher
+    tiny_cfg.train.pretrain_epochs, tiny_cfg.train.search_epochs, tiny_cfg.train.finetune_epochs = 1, 0, 0
+    s = Searcher(tiny_cfg, str(tmp_path / "run"))
+    s.run()
+    assert _export_from(s, tiny_cfg, str(tmp_path / "b"), "test") == 0
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    hot = m["hotPaths"]
+    val = normalize(s.data.val.images, s.data.mean, s.data.std)
+    assert hot == hot_paths(s.graph, s.controller, val, tiny_cfg.controller.threshold)
+    shares = [h["share"] for h in hot]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-6
+    # Counted independently: the share of the top path is its frequency among the greedy paths of the val split.
+    from instanas_search.export import path_code
+    with torch.no_grad():
+        ex = s.graph.resolve(s.greedy_policy(val))
+    codes = [path_code(e) for e in ex]
+    assert hot[0]["share"] == pytest.approx(codes.count(hot[0]["code"]) / len(codes), abs=1e-6)
+    bad = dict(m, hotPaths=[{"code": hot[0]["code"], "share": 1.5}])
+    with pytest.raises(ExportError, match=r"/hotPaths/0/share"):
+        validate_manifest(bad)

@@ -37,3 +37,21 @@ def test_exploration_keeps_probabilities_within_alpha():
     q = explore(p, 0.8)
     assert float(q.min()) == pytest.approx(0.2) and float(q.max()) == pytest.approx(0.8)
     assert float(explore(torch.tensor(0.5), 0.8)) == pytest.approx(0.5)
+
+
+def test_bound_schedule_falls_within_an_epoch():
+    s = BoundSchedule(lb=1.0, ub_start=10.0, ub_end=4.0, epochs=4)
+    assert s.ub(0, 0.5) == pytest.approx(9.0)
+    assert s.ub(2, 0.25) == pytest.approx(5.5)
+    assert s.ub(3, 0.9) == pytest.approx(4.0)  # the last epoch holds ub_end
+
+
+def test_ub_slope_penalises_paths_above_ub_in_proportion():
+    lat = torch.tensor([2.0, 3.0, 4.5, 6.0])
+    flat = latency_reward(lat, lb=1.0, ub=3.0)
+    sloped = latency_reward(lat, lb=1.0, ub=3.0, ub_slope=1.0)
+    assert flat.tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])
+    assert sloped.tolist() == pytest.approx([1.0, 0.0, -0.5, -1.0])
+    # A wrong prediction still earns neg_w whatever its latency.
+    r = reward(torch.tensor([True, False]), torch.tensor([6.0, 6.0]), 1.0, 3.0, 1.0, -0.5, ub_slope=1.0)
+    assert r.tolist() == pytest.approx([-1.0, -0.5])
