@@ -64,7 +64,7 @@ const shuffle = <T>(xs: readonly T[]): T[] => {
   return out;
 };
 const rows: string[][] = [];
-const ratios = { floor: [] as number[], modules: [] as number[] };
+const ratios = { floor: [] as number[], modules: [] as number[], overhead: [] as number[] };
 for (const [code, u] of top) {
   const x: Tensor = { data: u.input, dims: [1, ...per] };
   const graphBytes = await compilePath(m, readBundle, u.cells);
@@ -99,15 +99,17 @@ for (const [code, u] of top) {
   ratios.floor.push(paired('graph', 'floor'));
   ratios.modules.push(paired('modules', 'compiled'));
   const modulesRun = 2 + u.cells.reduce((s, c) => s + c.length, 0);
+  // Runtime overhead of the compiled tier: what InstaModel adds around the one session run (checks, grouping, softmax, top-k).
+  ratios.overhead.push(1 - paired('graph', 'compiled'));
   rows.push([code, String(u.count), String(modulesRun), `${ops(graphBytes)}/${ops(floorBytes)}`, ...names.map((n) => fmt(med[n], 0)),
-    fmt(ratios.floor.at(-1)!), fmt(ratios.modules.at(-1)!), diff.toExponential(1)]);
+    fmt(ratios.floor.at(-1)!), fmt(ratios.modules.at(-1)!), `${fmt(100 * ratios.overhead.at(-1)!, 1)}%`, diff.toExponential(1)]);
   await graph.release();
   await floor.release();
 }
-const header = ['path', 'uses', 'modules', 'nodes graph/floor', 'modules us', 'compiled us', 'graph us', 'floor us', 'graph/floor', 'modules/compiled', 'max |dlogit|'];
+const header = ['path', 'uses', 'modules', 'nodes graph/floor', 'modules us', 'compiled us', 'graph us', 'floor us', 'graph/floor', 'modules/compiled', 'overhead', 'max |dlogit|'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padStart(widths[i])).join('  '));
-console.log(`ratios are medians of per-iteration ratios; over paths: graph/floor ${fmt(median(ratios.floor))} (target <= 1.10), modules/compiled ${fmt(median(ratios.modules))}; ${a.iters} interleaved iterations per arm, medians in us`);
+console.log(`ratios are medians of per-iteration ratios; over paths: graph/floor ${fmt(median(ratios.floor))} (target <= 1.10), modules/compiled ${fmt(median(ratios.modules))}, runtime overhead 1 - graph/compiled ${fmt(100 * median(ratios.overhead), 1)}% (target <= 10%); ${a.iters} interleaved iterations per arm, medians in us`);
 console.log(`cache: ${JSON.stringify(compiled.cacheStats())}`);
 await modules.release();
 await compiled.release();

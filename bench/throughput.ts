@@ -2,26 +2,35 @@
 // interleaved round by round: in-process batch 1 (blocking), pool with batch 1
 // (maxBatchSize 1), pool with micro-batching, and micro-batching with one batch
 // per worker at a time (batchesPerWorker 1). Medians over rounds and ratios.
-//   npx vite-node bench/throughput.ts [--bundle dir] [--concurrency 16] [--seconds 3] [--rounds 3] [--workers N] [--maxBatchSize 8] [--delayMs 1]
+// With --baseline <dir> the static baseline runs the same two pool arms (b1 and micro-batching) in the
+// same rounds, and the InstaNAS / baseline throughput ratio is printed with both p99s (issue 4's target:
+// >= 1.8x at the same p99 bound).
+//   npx vite-node bench/throughput.ts [--bundle dir] [--baseline dir] [--concurrency 16] [--seconds 3] [--rounds 3] [--workers N] [--maxBatchSize 8] [--delayMs 1]
 import { loadModel } from '../runtime/model-node.js';
 import { createPool, DEFAULT_WORKERS } from '../runtime/pool-node.js';
 import { args, closedLoop, defaultBundle, fmt, loadInputs, median, quantile } from './inputs.js';
 
-const a = args({ bundle: defaultBundle(), concurrency: 16, seconds: 3, rounds: 3, workers: DEFAULT_WORKERS, maxBatchSize: 8, delayMs: 1 });
+const a = args({ bundle: defaultBundle(), baseline: '', concurrency: 16, seconds: 3, rounds: 3, workers: DEFAULT_WORKERS, maxBatchSize: 8, delayMs: 1 });
 const model = await loadModel(a.bundle);
 const single = await createPool(a.bundle, { workers: a.workers, maxBatchSize: 1 });
 const batched = await createPool(a.bundle, { workers: a.workers, maxBatchSize: a.maxBatchSize, maxQueueDelayMs: a.delayMs });
 const depth1 = await createPool(a.bundle, { workers: a.workers, maxBatchSize: a.maxBatchSize, maxQueueDelayMs: a.delayMs, batchesPerWorker: 1 });
-await Promise.all([single.ready, batched.ready, depth1.ready]);
+const base1 = a.baseline ? await createPool(a.baseline, { workers: a.workers, maxBatchSize: 1 }) : null;
+const baseN = a.baseline ? await createPool(a.baseline, { workers: a.workers, maxBatchSize: a.maxBatchSize, maxQueueDelayMs: a.delayMs }) : null;
+await Promise.all([single.ready, batched.ready, depth1.ready, base1?.ready, baseN?.ready]);
 const inputs = loadInputs(model.manifest, 1000);
 const dims = [1, ...model.inputDims];
 
-const arms = {
+const arms: Record<string, (i: number) => Promise<unknown>> = {
   'in-process b1': (i: number) => model.classify(inputs[i % inputs.length], dims),
   'pool b1': (i: number) => single.classify(inputs[i % inputs.length]),
   [`pool b${a.maxBatchSize}`]: (i: number) => batched.classify(inputs[i % inputs.length]),
   [`pool b${a.maxBatchSize} 1/wkr`]: (i: number) => depth1.classify(inputs[i % inputs.length]),
 };
+if (base1 && baseN) {
+  arms['baseline pool b1'] = (i: number) => base1.classify(inputs[i % inputs.length]);
+  arms[`baseline pool b${a.maxBatchSize}`] = (i: number) => baseN.classify(inputs[i % inputs.length]);
+}
 const names = Object.keys(arms);
 const res: Record<string, { rate: number[]; p50: number[]; p99: number[] }> = {};
 for (const n of names) res[n] = { rate: [], p50: [], p99: [] };
@@ -48,5 +57,9 @@ const mb = names[2]; // micro-batching arm
 console.log(`ratio ${mb} / pool b1 throughput: ${fmt(median(res[mb].rate) / base)}x; pool b1 / in-process b1: ${fmt(base / median(res['in-process b1'].rate))}x; ${mb} / ${names[3]}: ${fmt(median(res[mb].rate) / median(res[names[3]].rate))}x`);
 const st = batched.stats();
 console.log(`${mb}: mean batch ${fmt(st.completed / st.batches)}, batch sizes ${JSON.stringify(st.batchSizes)}`);
-await Promise.all([single.close(), batched.close(), depth1.close()]);
+if (base1 && baseN) {
+  for (const [x, y] of [['pool b1', 'baseline pool b1'], [mb, `baseline pool b${a.maxBatchSize}`]])
+    console.log(`InstaNAS ${x} / ${y}: throughput ${fmt(median(res[x].rate) / median(res[y].rate))}x (p99 ${fmt(median(res[x].p99))} vs ${fmt(median(res[y].p99))} ms)`);
+}
+await Promise.all([single.close(), batched.close(), depth1.close(), base1?.close(), baseN?.close()]);
 await model.release();
