@@ -284,9 +284,8 @@ class Searcher:
                         break
                     yield b
 
-        bar = tqdm(stream(), total=steps * max(t.controller_passes, 1), desc=f"controller {epoch + 1}",
-                   disable=None, leave=False)
         total = steps * max(t.controller_passes, 1)
+        bar = tqdm(stream(), total=total, desc=f"controller {epoch + 1}", disable=None, leave=False)
         for k, (images, labels) in enumerate(bar):
             lb, ub = self.bounds.bounds(epoch, k / total)  # ub falls per step, not per epoch
             x, y = self._x(images, True, g), labels.to(self.device)
