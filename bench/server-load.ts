@@ -1,8 +1,10 @@
 // HTTP load benchmark (loopback only, bounded in count and time): closed-loop
 // POST /v1/classify of Fashion-MNIST test images as PNG against `instanas serve`
 // (a child process, built dist), two bundles side by side, arms interleaved per
-// round; and the same images straight to the back end in this process (decode +
-// preprocess + classify, no HTTP) to get the server's overhead at p50.
+// round; the same images straight to the server's back end in this process
+// (decode + preprocess + pool, no HTTP); and the raw runtime (InstaModel.classify
+// on the preprocessed tensor, in this process, batch 1). The server's overhead
+// (HTTP, decode, queueing: issue #5) is http p50 - raw p50.
 //   npm run build && npx vite-node bench/server-load.ts [--models dir] [--a name] [--b name]
 //     [--concurrency 8] [--requests 300] [--rounds 3] [--images 200] [--seconds 180]
 // Without --models: models/ when it holds both default bundles, else the tiny fixture copied twice.
@@ -13,6 +15,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
+import { loadModel } from '../runtime/model-node.js';
+import type { InstaModel } from '../runtime/model.js';
 import { createClassifier, type Classifier } from '../server/backend.js';
 import { imageToTensor } from '../server/upload.js';
 import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
@@ -56,7 +60,13 @@ const port = await new Promise<number>((resolve, reject) => {
 const url = `http://127.0.0.1:${port}`;
 
 const backends: Record<string, Classifier> = {};
-for (const n of [a.a, a.b]) backends[n] = await createClassifier(path.join(models, n));
+const raws: Record<string, { model: InstaModel; tensors: Float32Array[] }> = {};
+for (const n of [a.a, a.b]) {
+  backends[n] = await createClassifier(path.join(models, n));
+  const model = await loadModel(path.join(models, n), { threads: 1 });
+  const tensors = await Promise.all(pngs.map((p) => imageToTensor(p, model.manifest.input, { maxPixels: DEFAULT_SERVER_OPTIONS.maxPixels })));
+  raws[n] = { model, tensors };
+}
 
 let failures = 0;
 const http = (model: string) => async (i: number) => {
@@ -70,15 +80,24 @@ const direct = (model: string) => async (i: number) => {
   await c.classify(t);
 };
 
+const rawRun = (model: string) => async (i: number) => {
+  const r = raws[model];
+  await r.model.classify(r.tensors[i % r.tensors.length], [1, ...r.model.inputDims]);
+};
+
 type Arm = { name: string; run: (i: number) => Promise<void> };
-const arms: Arm[] = [
+const allArms: Arm[] = [
   { name: `http ${a.a}`, run: http(a.a) },
   { name: `http ${a.b}`, run: http(a.b) },
   { name: `direct ${a.a}`, run: direct(a.a) },
   { name: `direct ${a.b}`, run: direct(a.b) },
+  { name: `raw ${a.a}`, run: rawRun(a.a) },
+  { name: `raw ${a.b}`, run: rawRun(a.b) },
 ];
 
 async function phase(concurrency: number) {
+  // The raw runtime is one in-process model: a concurrency-1 reference only.
+  const arms = allArms.filter((x) => concurrency === 1 || !x.name.startsWith('raw '));
   const lat = new Map<string, number[]>(arms.map((x) => [x.name, []]));
   const rps = new Map<string, number[]>(arms.map((x) => [x.name, []]));
   for (const x of arms) await closedLoop(20, concurrency, x.run); // warm-up
@@ -97,10 +116,11 @@ async function phase(concurrency: number) {
     const l = lat.get(x.name)!;
     console.log(x.name.padEnd(40), fmt(median(rps.get(x.name)!), 1).padStart(24), fmt(quantile(l, 0.5), 3).padStart(9), fmt(quantile(l, 0.99), 3).padStart(9));
   }
+  if (concurrency > 1) return; // overhead is a concurrency-1 figure (queueing under load is the next table)
   for (const n of [a.a, a.b]) {
-    const h = quantile(lat.get(`http ${n}`)!, 0.5);
-    const d = quantile(lat.get(`direct ${n}`)!, 0.5);
-    console.log(`server overhead at p50, ${n}: ${fmt(h - d, 3)} ms (http/direct = ${fmt(h / d, 2)})`);
+    const [h, d, r] = ['http', 'direct', 'raw'].map((k) => quantile(lat.get(`${k} ${n}`)!, 0.5));
+    console.log(`server overhead at p50, ${n}: ${fmt(h - r, 3)} ms over the raw runtime (${fmt(r, 3)} ms): ` +
+      `HTTP ${fmt(h - d, 3)} ms, decode + preprocess + pool ${fmt(d - r, 3)} ms`);
   }
 }
 
@@ -111,5 +131,6 @@ try {
 } finally {
   child.kill('SIGTERM');
   await Promise.all(Object.values(backends).map((c) => c.close()));
+  await Promise.all(Object.values(raws).map((r) => r.model.release()));
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }

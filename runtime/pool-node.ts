@@ -40,7 +40,7 @@ export const POOL_DEFAULTS: Readonly<PoolOptions> = Object.freeze({
   intraOpNumThreads: 1,
   batchesPerWorker: 2,
   maxBatchSize: 8,
-  maxQueueDelayMs: 1,
+  maxQueueDelayMs: 0, // batches form while the workers are busy; a lone request does not wait
   maxQueue: 1024,
   timeoutMs: undefined,
   model: Object.freeze({}),

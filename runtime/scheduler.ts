@@ -2,13 +2,16 @@
 // worker pool), in the manner of Triton's dynamic batcher: requests wait at most
 // maxQueueDelayMs for a batch to fill, a full batch goes at once, the queue is
 // bounded so overload is refused early (503) instead of growing latency forever.
+// The default delay is 0: a request goes out as soon as the executor has capacity,
+// and batches form from what queued while it was busy, so a lone request never
+// waits and batches grow with load (Triton's own default delay is 0 too).
 // Environment-neutral: no node built-ins.
 
 /** Options of Scheduler; every field is optional, defaults in SCHEDULER_DEFAULTS. */
 export interface SchedulerOptions {
   /** Most inputs per executor call. Default 8. */
   maxBatchSize: number;
-  /** How long the oldest queued input may wait for its batch to fill. Default 1 ms. */
+  /** How long the oldest queued input may wait for its batch to fill while the executor has capacity. Default 0. */
   maxQueueDelayMs: number;
   /** Most inputs waiting (not yet dispatched); past it submit() rejects with QueueFullError. Default 1024. */
   maxQueue: number;
@@ -20,7 +23,7 @@ export interface SchedulerOptions {
 
 export const SCHEDULER_DEFAULTS: Readonly<SchedulerOptions> = Object.freeze({
   maxBatchSize: 8,
-  maxQueueDelayMs: 1,
+  maxQueueDelayMs: 0,
   maxQueue: 1024,
   concurrency: 1,
   timeoutMs: undefined,

@@ -5,6 +5,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import sharp from 'sharp';
 import { decodeImage } from '../runtime/image-node.js';
+import { isPng, readPngHeader } from '../runtime/png-node.js';
 import type { InputSpec } from '../runtime/manifest-types.js';
 import { preprocess } from '../runtime/preprocess.js';
 import { bodyTimeout } from './body.js';
@@ -64,17 +65,7 @@ export interface DecodeLimits {
  */
 export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits: DecodeLimits): Promise<Float32Array> {
   if (bytes.length === 0) throw badRequest('empty body: expected an image');
-  let meta: sharp.Metadata;
-  try {
-    // metadata() reads only the header; nothing is decoded here.
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw badRequest(`cannot read image header: ${String((err as Error).message).split('\n')[0]}`);
-  }
-  if (!meta.format || !FORMATS.has(meta.format))
-    throw new HttpError(415, `unsupported image format '${meta.format ?? 'unknown'}': send PNG, JPEG or WebP`);
-  const w = meta.width ?? 0;
-  const h = meta.height ?? 0;
+  const { width: w, height: h } = isPng(bytes) ? pngSize(bytes) : await headerSize(bytes);
   if (w < 1 || h < 1) throw badRequest(`image declares an invalid size ${w}x${h}`);
   if (w * h > limits.maxPixels)
     throw new HttpError(413, `image is ${w}x${h} = ${w * h} pixels, more than the limit of ${limits.maxPixels}`);
@@ -85,4 +76,26 @@ export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits:
     throw badRequest((err as Error).message);
   }
   return preprocess(pixels, input);
+}
+
+/** A PNG's declared size from its IHDR, read here (sharp's metadata() alone costs ~0.15 ms per call). */
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  try {
+    return readPngHeader(bytes);
+  } catch (err) {
+    throw badRequest(`cannot read image header: ${(err as Error).message}`);
+  }
+}
+
+/** Any other format: sharp's metadata() reads only the header; nothing is decoded here. */
+async function headerSize(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw badRequest(`cannot read image header: ${String((err as Error).message).split('\n')[0]}`);
+  }
+  if (!meta.format || !FORMATS.has(meta.format))
+    throw new HttpError(415, `unsupported image format '${meta.format ?? 'unknown'}': send PNG, JPEG or WebP`);
+  return { width: meta.width ?? 0, height: meta.height ?? 0 };
 }

@@ -67,7 +67,7 @@ describe('WorkerPool', SLOW, () => {
 
 describe('WorkerPool limits and failures', SLOW, () => {
   it('rejects past maxQueue with QueueFullError while admitted requests succeed', async () => {
-    const pool = await createPool(FIXTURE, { workers: 1, maxBatchSize: 2, maxQueue: 4 });
+    const pool = await createPool(FIXTURE, { workers: 1, maxBatchSize: 2, maxQueue: 4, maxQueueDelayMs: 5 });
     try {
       await pool.ready;
       // Synchronous burst: two full batches of 2 go to the only worker (batchesPerWorker 2), 4 wait, 4 are refused.

@@ -57,6 +57,7 @@ class RewardConfig:
     entropy: float = 0.01  # entropy bonus weight, keeps the policy from collapsing early
     ub_start_frac: float = 0.7  # first upper bound: this x (sum of every module's latency)
     ub_end_frac: float = 0.5  # last upper bound: this x (latency of the MobileNetV2 chain)
+    ub_end_ref: str = "chain"  # chain: ub_end = frac x chain (paper); span: ub_end = lb + frac x (chain - lb)
     ub_slope: float = 0.0  # 0: the paper's flat zero above ub; >0: R_lat = -ub_slope*(lat-ub)/ub there
     latency_table: str = ""  # `instanas profile` output (or a bundle manifest); relative: to cwd, else search/
     macs_proxy: bool = False  # use MACs as latency; recorded as method 'macs-proxy' in the manifest

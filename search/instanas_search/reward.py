@@ -27,6 +27,21 @@ def reward(correct: torch.Tensor, lat: torch.Tensor, lb: float, ub: float, pos_w
     return torch.where(correct, r_lat * pos_w, torch.full_like(r_lat, neg_w))
 
 
+UB_END_REFS = ("chain", "span")
+
+
+def ub_end(ref: str, frac: float, lb: float, chain: float) -> float:
+    """The final upper bound. 'chain' is the paper's frac x chain. 'span' is lb + frac x (chain - lb): with a
+    latency table measured by a runtime whose every session run carries a fixed cost, frac x chain can sit barely
+    above the cheapest legal path (lb), leaving the controller no room between the bounds; 'span' keeps the
+    window a fixed share of the distance between the cheapest path and the MobileNetV2 chain."""
+    if ref not in UB_END_REFS:
+        raise ValueError(f"reward.ub_end_ref: {ref!r} is not one of {', '.join(UB_END_REFS)}")
+    if not 0.0 < frac:
+        raise ValueError(f"reward.ub_end_frac: must be > 0, got {frac}")
+    return frac * chain if ref == "chain" else lb + frac * (chain - lb)
+
+
 @dataclass(frozen=True)
 class BoundSchedule:
     """ub moves linearly from ub_start (start of the first search epoch) to ub_end (start of the last one)

@@ -24,7 +24,7 @@ from .data import Dataset, augment, batches, load_dataset, normalize
 from .latency import LatencyTable, PathCost
 from .macs import count_macs
 from .metagraph import MetaGraph
-from .reward import BoundSchedule, reward
+from .reward import BoundSchedule, reward, ub_end
 from .space import build_layout
 
 
@@ -83,7 +83,8 @@ class Searcher:
         self.phases = [Phase("pretrain", t.pretrain_epochs)] if self.static else [
             Phase("pretrain", t.pretrain_epochs), Phase("search", t.search_epochs), Phase("finetune", t.finetune_epochs)]
         self.bounds = BoundSchedule(self.cost.cheapest(), cfg.reward.ub_start_frac * self.cost.all_modules(),
-                                    cfg.reward.ub_end_frac * self.cost.chain(), t.search_epochs)
+                                    ub_end(cfg.reward.ub_end_ref, cfg.reward.ub_end_frac, self.cost.cheapest(),
+                                           self.cost.chain()), t.search_epochs)
         self.log: List[Dict[str, Any]] = []
         self.next = (0, 0)  # (phase index, epoch within phase) to run next
         self.graph_opt: Optional[torch.optim.Optimizer] = None

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from instanas_search.controller import explore
-from instanas_search.reward import BoundSchedule, latency_reward, reward
+from instanas_search.reward import BoundSchedule, latency_reward, reward, ub_end
 
 
 def test_parabola_peaks_midway_and_is_zero_outside():
@@ -55,3 +55,12 @@ def test_ub_slope_penalises_paths_above_ub_in_proportion():
     # A wrong prediction still earns neg_w whatever its latency.
     r = reward(torch.tensor([True, False]), torch.tensor([6.0, 6.0]), 1.0, 3.0, 1.0, -0.5, ub_slope=1.0)
     assert r.tolist() == pytest.approx([-1.0, -0.5])
+
+
+def test_ub_end_chain_is_the_paper_and_span_is_relative_to_lb():
+    assert ub_end("chain", 0.5, lb=0.33, chain=0.76) == pytest.approx(0.38)
+    assert ub_end("span", 0.25, lb=0.33, chain=0.73) == pytest.approx(0.43)
+    with pytest.raises(ValueError, match="ub_end_ref"):
+        ub_end("median", 0.5, 0.3, 0.7)
+    with pytest.raises(ValueError, match="ub_end_frac"):
+        ub_end("span", 0.0, 0.3, 0.7)
