@@ -242,6 +242,11 @@ export class PathCache<S extends Releasable> {
     this.entries.set(code, { session, pins: 0, evicted: false });
   }
 
+  /** True while a compile is queued or running. */
+  get busy(): boolean {
+    return this.pump !== null || this.building.size > 0;
+  }
+
   /** Resolves once no compile is queued or running (tests, benchmarks, shutdown). */
   async idle(): Promise<void> {
     while (this.pump || this.building.size) await Promise.allSettled([this.pump, ...this.building.values()]);

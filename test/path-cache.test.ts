@@ -197,6 +197,16 @@ describe('InstaModel tiers', () => {
     await m.release();
   });
 
+  it('a caller awaiting classify() in a tight loop does not starve the background compile', async () => {
+    // Session runs complete without an event-loop turn (direct mode); the compile waits on file I/O.
+    const m = await model(FIXTURE, { precompile: 0, cache: { compileAfter: 2 } });
+    const tiers: string[] = [];
+    for (let i = 0; i < 300; i++) tiers.push((await m.classify(input(0), dims))[0].tier);
+    expect(m.cacheStats()!.compiles).toBe(1);
+    expect(tiers.filter((t) => t === 'compiled').length).toBeGreaterThan(250);
+    await m.release();
+  });
+
   it("compiles the bundle's hot paths at load: the first request of each runs compiled, with the same logits", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'instanas-hot-'));
     temp.push(dir);
