@@ -76,6 +76,8 @@ export interface Manifest {
     method: string;
     device: string;
     measuredAt?: string;
+    /** Per-run overhead included once in every entry (instanas profile: Identity on the image). */
+    overheadMs?: number;
     table: Record<string, number>;
   };
   accuracy: AccuracySpec | null;

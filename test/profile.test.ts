@@ -49,7 +49,11 @@ describe.skipIf(!existsSync(path.join(FIXTURE, 'manifest.json')))('instanas prof
     const file = JSON.parse(readFileSync(out, 'utf8'));
     expect(file.table).toEqual(m.latency.table);
     expect(file).toMatchObject({ unit: 'ms', method: m.latency.method, device: m.latency.device });
-    expect(Object.keys(file.details).sort()).toEqual(ids.sort());
+    expect(Object.keys(file.details).sort()).toEqual([...ids, '(identity)'].sort());
+    // The per-run overhead: measured on an Identity graph, written beside the table, below the slowest module.
+    expect(m.latency.overheadMs).toBeGreaterThan(0);
+    expect(file.overheadMs).toBe(m.latency.overheadMs);
+    expect(m.latency.overheadMs!).toBeLessThan(Math.max(...Object.values(m.latency.table)));
     // The fixture itself was not modified.
     expect((await loadManifest(FIXTURE)).latency.method).toBe(before.latency.method);
   });

@@ -9,6 +9,7 @@ import type { Session, Tensor } from '../../runtime/engine.js';
 import { modulesOf, validateManifest } from '../../runtime/manifest.js';
 import { loadManifest, loadSchema } from '../../runtime/manifest-node.js';
 import type { Manifest, Shape } from '../../runtime/manifest-types.js';
+import { decodeModel, encodeModel } from '../../runtime/onnx/proto.js';
 import { median, percentile } from '../../runtime/stats.js';
 import { positiveInt, UsageError, type Command } from '../command.js';
 import { fixed, formatTable, si } from '../table.js';
@@ -30,6 +31,12 @@ export interface LatencyTable {
   measuredAt: string;
   /** Median ms per module id, plus 'controller' for instanas bundles. */
   table: Record<string, number>;
+  /**
+   * Median ms of one run of a graph that does nothing (Identity on the image): the fixed cost of a session run that
+   * every entry above includes once, and that a compiled path pays once for all its modules. Always set by
+   * profileBundle; optional for tables made elsewhere.
+   */
+  overheadMs?: number;
 }
 
 export interface ProfileResult {
@@ -65,6 +72,24 @@ function pseudoImage(m: Manifest): Tensor {
 
 const batch1 = (s: Shape): number[] => [1, ...s.slice(1)];
 
+/** A model that only copies its input: the stem's graph with its input kept, one Identity node, no weights. */
+function identityModel(stem: Uint8Array): Uint8Array {
+  const m = decodeModel(stem);
+  const x = m.graph.input.find((v) => v.name === 'x');
+  if (!x) throw new Error("stem graph has no input 'x'");
+  m.graph = {
+    ...m.graph,
+    node: [{ input: ['x'], output: ['y'], name: 'identity', opType: 'Identity', domain: '', attribute: [], rest: [] }],
+    initializer: [],
+    input: [x],
+    output: [{ name: 'y', rest: x.rest }],
+    valueInfo: [],
+  };
+  return encodeModel(m);
+}
+
+const OVERHEAD = '(identity)';
+
 /**
  * Creates one session per module and times them. Inputs are realistic: the stem and
  * controller get an image-like tensor, every option of a cell gets the activation the
@@ -93,6 +118,9 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
       targets.push({ id: 'controller', session: await open(m.controller.file), input: image, macs: m.controller.macs });
     const g = m.graph;
     const stem = await open(g.stem.file);
+    const identity = await engine.createSession(identityModel(new Uint8Array(await readFile(path.join(dir, g.stem.file)))), { intraOpNumThreads: o.threads });
+    sessions.set(OVERHEAD, identity);
+    targets.push({ id: OVERHEAD, session: identity, input: image, macs: 0 });
     targets.push({ id: g.stem.id, session: stem, input: image, macs: g.stem.macs });
     let h = await run(stem, image);
     for (const cell of g.cells) {
@@ -117,8 +145,10 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
     }
     const table: Record<string, number> = {};
     const details: ProfileResult['details'] = {};
+    let overheadMs = 0;
     targets.forEach((t, i) => {
-      table[t.id] = Number(median(times[i]).toFixed(6));
+      if (t.id === OVERHEAD) overheadMs = Number(median(times[i]).toFixed(6));
+      else table[t.id] = Number(median(times[i]).toFixed(6));
       details[t.id] = { p10: percentile(times[i], 10), p90: percentile(times[i], 90), macs: t.macs };
     });
     const cpu = cpus();
@@ -130,6 +160,7 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
         device: `${cpu[0]?.model?.trim() ?? 'unknown CPU'} (${cpu.length} cores)`,
         measuredAt: new Date().toISOString(),
         table,
+        overheadMs,
       },
       details,
     };
@@ -164,6 +195,7 @@ function formatProfile(m: Manifest, r: ProfileResult): string {
     formatTable(['module', 'macs', 'median ms', 'p10 ms', 'p90 ms'], rows, [1, 2, 3, 4]),
     '',
     `all modules: ${sum(modulesOf(m).map(([, mod]) => mod.id)).toFixed(4)} ms; default chain: ${sum(chain).toFixed(4)} ms (sums of medians, controller excluded)`,
+    `per-run overhead (Identity on the image): ${(r.latency.overheadMs ?? 0).toFixed(4)} ms, included once in every entry above`,
   ].join('\n');
 }
 

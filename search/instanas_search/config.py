@@ -60,6 +60,7 @@ class RewardConfig:
     ub_end_ref: str = "chain"  # chain: ub_end = frac x chain (paper); span: ub_end = lb + frac x (chain - lb)
     ub_slope: float = 0.0  # 0: the paper's flat zero above ub; >0: R_lat = -ub_slope*(lat-ub)/ub there
     latency_table: str = ""  # `instanas profile` output (or a bundle manifest); relative: to cwd, else search/
+    latency_compute_only: bool = False  # subtract the table's per-run overheadMs: rank paths as compiled paths run
     macs_proxy: bool = False  # use MACs as latency; recorded as method 'macs-proxy' in the manifest
 
 

@@ -19,6 +19,7 @@ class LatencyTable:
     table: Dict[str, float]
     method: str
     device: str
+    overhead_ms: float = 0.0  # per-run cost included once in every entry (`instanas profile`'s overheadMs)
 
     @staticmethod
     def from_file(path: str) -> "LatencyTable":
@@ -31,7 +32,18 @@ class LatencyTable:
         for key in ("table", "method", "device"):
             if key not in lat:
                 raise ValueError(f"latency table {path}: missing field {key!r}")
-        return LatencyTable({k: float(v) for k, v in lat["table"].items()}, lat["method"], lat["device"])
+        return LatencyTable({k: float(v) for k, v in lat["table"].items()}, lat["method"], lat["device"],
+                            float(lat.get("overheadMs", 0.0)))
+
+    def compute_only(self) -> "LatencyTable":
+        """Every entry minus the per-run overhead: what a module adds to a compiled path, where the whole path is one
+        session run. A table measured module by module otherwise ranks paths by how many modules they run."""
+        if self.overhead_ms <= 0:
+            raise ValueError("reward.latency_compute_only: the latency table has no overheadMs; profile it again "
+                             "with `instanas profile` (it measures the per-run overhead since 2026-11-30)")
+        table = {k: max(v - self.overhead_ms, 0.0) for k, v in self.table.items()}
+        return LatencyTable(table, f"{self.method}; per-run overhead {self.overhead_ms:.4f} ms subtracted",
+                            self.device, 0.0)
 
     @staticmethod
     def macs_proxy(macs: Dict[str, int]) -> "LatencyTable":

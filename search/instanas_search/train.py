@@ -118,7 +118,10 @@ class Searcher:
             path = Path(r.latency_table)
             if not path.is_absolute() and not path.exists():
                 path = Path(__file__).resolve().parents[1] / path  # relative to search/, like the configs
-            return LatencyTable.from_file(str(path))
+            table = LatencyTable.from_file(str(path))
+            return table.compute_only() if r.latency_compute_only else table
+        if r.latency_compute_only:
+            raise ValueError("reward.latency_compute_only needs reward.latency_table (a profiled table)")
         if r.macs_proxy or self.static:
             return LatencyTable.macs_proxy(self.macs)  # a static chain has no choice for latency to steer
         raise ValueError("reward.latency_table is empty: profile a bundle of this space with "

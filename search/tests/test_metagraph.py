@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from instanas_search.config import load_config
@@ -47,3 +48,18 @@ def test_path_cost_and_bounds(tiny_cfg):
     assert cost.cheapest() < cost.chain() < cost.all_modules()
     all_on = cost(g.all_on(1))[0]
     assert abs(float(all_on) - cost.all_modules()) < 1e-3
+
+
+def test_compute_only_table_subtracts_the_per_run_overhead(tmp_path):
+    f = tmp_path / "lat.json"
+    f.write_text('{"unit": "ms", "method": "m", "device": "d", "overheadMs": 0.02, '
+                 '"table": {"stem": 0.025, "head": 0.05, "cell00_op0": 0.012}}')
+    t = LatencyTable.from_file(str(f))
+    assert t.overhead_ms == 0.02
+    c = t.compute_only()
+    assert c.table["stem"] == pytest.approx(0.005) and c.table["head"] == pytest.approx(0.03)
+    assert c.table["cell00_op0"] == 0.0  # below the overhead (noise): clamped, never negative
+    assert "overhead 0.0200 ms subtracted" in c.method
+    f.write_text('{"unit": "ms", "method": "m", "device": "d", "table": {"stem": 0.025}}')
+    with pytest.raises(ValueError, match="overheadMs"):
+        LatencyTable.from_file(str(f)).compute_only()
