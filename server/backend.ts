@@ -3,8 +3,8 @@
 // once, in createClassifier().
 import type { Manifest } from '../runtime/manifest-types.js';
 import { loadModel } from '../runtime/model-node.js';
-import { createPool, DEFAULT_WORKERS } from '../runtime/pool-node.js';
-import type { ClassifyResult, ModelOptions, Timings } from '../runtime/model.js';
+import { createPool, DEFAULT_WORKERS, type WorkerPool } from '../runtime/pool-node.js';
+import type { ClassifyResult, InstaModel, ModelOptions, Timings } from '../runtime/model.js';
 
 export type BackendResult = ClassifyResult & { timings: Timings & { queueMs: number } };
 
@@ -16,6 +16,8 @@ export interface BackendStats {
   /** Cumulative compiled-path cache counters, when the back end has such a cache. */
   cacheHits?: number;
   cacheMisses?: number;
+  /** Requests run on the server's own thread because the pool was idle (createClassifier's inlineMaxMs). */
+  inline?: number;
 }
 
 export interface Classifier {
@@ -66,6 +68,7 @@ export async function adapt(runner: Runner): Promise<Classifier> {
         inFlight: num(s, 'inFlight', 'running') ?? 0,
         cacheHits: num(cache, 'cacheHits', 'hits'),
         cacheMisses: num(cache, 'cacheMisses', 'misses'),
+        inline: num(s, 'inline'),
       };
     },
     async close() {
@@ -116,16 +119,96 @@ export async function inProcessRunner(dir: string, options: Partial<ModelOptions
 }
 
 /**
+ * Pool plus a copy of the model on this thread, used only when the pool is idle: at concurrency 1 the two thread
+ * hand-offs of a pool request (~0.37 ms measured here) cost more than a small model itself, while under load every
+ * request goes to the pool and the event loop stays free. A run on this thread blocks the loop for one
+ * classification, which createClassifier only allows for models measured below `inlineMaxMs`.
+ */
+function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () => boolean): Runner {
+  const dims = [1, ...model.inputDims];
+  let running = false;
+  let inline = 0;
+  return {
+    manifest: pool.manifest,
+    ready: pool.ready,
+    async classify(tensor) {
+      const s = pool.stats();
+      // Under load the server's thread is the scarce one (HTTP, decoding): inline only when nothing else is in flight.
+      if (running || s.queueDepth > 0 || s.inFlight > 0 || !serverIdle()) return pool.classify(tensor);
+      running = true;
+      inline++;
+      try {
+        const [r] = await model.classify(tensor, dims);
+        return { ...r, timings: { ...r.timings, queueMs: 0 } };
+      } finally {
+        running = false;
+      }
+    },
+    stats: () => {
+      const s = pool.stats();
+      return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline };
+    },
+    async close() {
+      await pool.close();
+      await model.release();
+    },
+  };
+}
+
+/**
+ * Fastest of `n` batch-1 classifications of a zero image, once the path it takes is compiled: the model's own
+ * cost. The minimum, not the median, because bundles load one after another while other pools warm up.
+ */
+async function measureMs(model: InstaModel, n = 15): Promise<number> {
+  const x = new Float32Array(model.inputDims.reduce((a, b) => a * b, 1));
+  const dims = [1, ...model.inputDims];
+  await model.classify(x, dims);
+  await model.cacheIdle();
+  let best = Infinity;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await model.classify(x, dims);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** Options of createClassifier beyond the model's own. */
+export interface ClassifierOptions {
+  /** Worker threads; 0 = in this process, one request at a time. Default DEFAULT_WORKERS (cores - 1). */
+  workers: number;
+  /**
+   * With a pool: also keep the model on this thread and run a request here when the pool is idle, if one
+   * classification measured at load takes at most this many ms (it blocks the event loop that long). 0 = never.
+   * Default 1.
+   */
+  inlineMaxMs: number;
+  /** Whether the caller's thread has nothing else to do (the server: this is the only request in flight). */
+  idle: () => boolean;
+}
+
+export const CLASSIFIER_DEFAULTS: Readonly<ClassifierOptions> = Object.freeze({ workers: DEFAULT_WORKERS, inlineMaxMs: 1, idle: () => true });
+
+/**
  * Loads the bundle in `dir` as a Classifier. workers > 0 (the default, from the core count): a worker_threads pool
- * with dynamic batching, so inference never blocks the event loop; workers = 0: in this process, one request at a
- * time (tests, and machines where threads cost more than they give).
+ * with dynamic batching, so inference under load never blocks the event loop (small models also run on this
+ * thread while the pool is idle, see idleInlineRunner); workers = 0: in this process, one request at a time
+ * (tests, and machines where threads cost more than they give).
  */
 export async function createClassifier(
   dir: string,
-  options: Partial<ModelOptions> & { workers?: number } = {},
+  options: Partial<ModelOptions> & Partial<ClassifierOptions> = {},
 ): Promise<Classifier> {
-  const { workers = DEFAULT_WORKERS, ...model } = options;
+  const { workers = CLASSIFIER_DEFAULTS.workers, inlineMaxMs = CLASSIFIER_DEFAULTS.inlineMaxMs, idle = CLASSIFIER_DEFAULTS.idle, ...model } = options;
   if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`options.workers: must be an integer >= 0, got ${workers}`);
+  if (!(inlineMaxMs >= 0)) throw new RangeError(`options.inlineMaxMs: must be >= 0, got ${inlineMaxMs}`);
   if (workers === 0) return adapt(await inProcessRunner(dir, model));
-  return adapt(await createPool(dir, { workers, model }));
+  const pool = await createPool(dir, { workers, model });
+  if (inlineMaxMs === 0) return adapt(pool);
+  const local = await loadModel(dir, { ...model, threads: 1 });
+  if ((await measureMs(local)) > inlineMaxMs) {
+    await local.release();
+    return adapt(pool);
+  }
+  return adapt(idleInlineRunner(pool, local, idle));
 }

@@ -16,7 +16,7 @@ export interface AppDeps {
   /** Model used when a request names none; undefined = fashion-mnist if loaded, else the first. */
   defaultModel?: string;
   /** Set on SIGTERM: readiness turns false while in-flight requests finish. */
-  state: { draining: boolean; loading: boolean; pending: Set<string> };
+  state: { draining: boolean; loading: boolean; pending: Set<string>; inFlight?: number };
   version: string;
 }
 
@@ -53,6 +53,10 @@ export function requestContext(deps: AppDeps) {
  */
 export function admission(deps: AppDeps) {
   let inFlight = 0;
+  const publish = () => {
+    deps.state.inFlight = inFlight; // read by the classifiers' idle-inline check (server/backend.ts)
+    deps.metrics.inFlight.set(inFlight);
+  };
   return (_req: Request, res: Response, next: NextFunction): void => {
     if (inFlight >= deps.options.maxInFlight) {
       const msg = `server busy: ${inFlight} inference requests in flight (limit ${deps.options.maxInFlight})`;
@@ -60,13 +64,13 @@ export function admission(deps: AppDeps) {
       return;
     }
     inFlight++;
-    deps.metrics.inFlight.set(inFlight);
+    publish();
     let done = false;
     const release = () => {
       if (done) return;
       done = true;
       inFlight--;
-      deps.metrics.inFlight.set(inFlight);
+      publish();
     };
     res.on('finish', release);
     res.on('close', release);

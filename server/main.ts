@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { destination, pino, type Logger } from 'pino';
+import { createClassifier, type ClassifierOptions } from './backend.js';
 import { createApp } from './app.js';
 import type { AppDeps } from './context.js';
 import { Metrics } from './metrics.js';
@@ -19,6 +20,8 @@ export interface StartOptions extends Partial<ServerOptions> {
   logger?: Logger;
   /** How a bundle folder becomes a Classifier; default createClassifier (server/backend.ts). */
   factory?: ClassifierFactory;
+  /** Options for the default factory (createClassifier): workers, inlineMaxMs. Ignored with `factory`. */
+  classifier?: Partial<Omit<ClassifierOptions, 'idle'>>;
   version?: string;
 }
 
@@ -44,10 +47,12 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   if (o.defaultModel !== undefined && !bundles.some((b) => b.name === o.defaultModel))
     throw new Error(`--default-model '${o.defaultModel}' is not among the bundles: ${bundles.map((b) => b.name).join(', ')}`);
 
-  const registry = new ModelRegistry(log, o.factory);
+  const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0 };
+  const factory = o.factory ?? ((dir: string) => createClassifier(dir, { ...o.classifier, idle: () => (state.inFlight ?? 0) <= 1 }));
+  const registry = new ModelRegistry(log, factory);
   const metrics = new Metrics(() => registry.names().map((n) => registry.get(n)!));
   registry.onSwap = (e, old) => metrics.setModelInfo(e, old);
-  const deps: AppDeps = { registry, metrics, log, options, defaultModel: o.defaultModel, state: { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)) }, version: o.version ?? 'unknown' };
+  const deps: AppDeps = { registry, metrics, log, options, defaultModel: o.defaultModel, state, version: o.version ?? 'unknown' };
   const app = createApp(deps);
 
   const server = app.listen(o.port, o.host);

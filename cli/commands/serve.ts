@@ -1,6 +1,5 @@
 // instanas serve [--models <dir>] [--port N] [--host H] [--default-model NAME]
 import { readFileSync } from 'node:fs';
-import { createClassifier } from '../../server/backend.js';
 import { startServer } from '../../server/main.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -27,13 +26,14 @@ function port(value: unknown, cmd: Command): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every bundle under a models folder over HTTP (v1 classify, KServe v2, /metrics)',
-  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)]',
+  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)] [--inline-max-ms MS (0: never)]',
   options: {
     models: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     'default-model': { type: 'string' },
     workers: { type: 'string' },
+    'inline-max-ms': { type: 'string' },
   },
   async run({ positionals, values }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
@@ -41,8 +41,12 @@ export const serve: Command = {
     const workers = workersRaw === undefined ? undefined : Number(workersRaw);
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0))
       throw new UsageError(`--workers must be an integer >= 0, got '${workersRaw}'`, this);
+    const inlineRaw = values['inline-max-ms'] as string | undefined;
+    const inlineMaxMs = inlineRaw === undefined ? undefined : Number(inlineRaw);
+    if (inlineMaxMs !== undefined && !(inlineMaxMs >= 0))
+      throw new UsageError(`--inline-max-ms must be a number >= 0, got '${inlineRaw}'`, this);
     const s = await startServer({
-      factory: workers === undefined ? undefined : (dir) => createClassifier(dir, { workers }),
+      classifier: { workers, inlineMaxMs },
       modelsDir: (values.models as string | undefined) ?? 'models',
       port: port(values.port, this),
       host: (values.host as string | undefined) ?? '0.0.0.0',
