@@ -59,6 +59,8 @@ export interface WorkerStats {
 export interface PoolStats extends SchedulerStats {
   workers: WorkerStats[];
   crashes: number;
+  /** Compiled-path cache counters summed over the workers (as last reported with a result); null: no cache. */
+  cache: { hits: number; misses: number } | null;
 }
 
 interface Call {
@@ -74,6 +76,8 @@ interface Slot {
   batches: number;
   restarts: number;
   lastError?: string;
+  /** The worker's cumulative cache counters, as last reported (a replaced worker starts again from 0). */
+  cache: { hits: number; misses: number } | null;
 }
 
 export class WorkerPool {
@@ -119,6 +123,9 @@ export class WorkerPool {
       ...this.scheduler.stats(),
       crashes: this.crashes,
       workers: this.slots.map((s) => ({ index: s.index, state: s.state, inFlightBatches: s.calls.size, batches: s.batches, restarts: s.restarts })),
+      cache: this.slots.some((s) => s.cache)
+        ? this.slots.reduce((t, s) => ({ hits: t.hits + (s.cache?.hits ?? 0), misses: t.misses + (s.cache?.misses ?? 0) }), { hits: 0, misses: 0 })
+        : null,
     };
   }
 
@@ -141,7 +148,7 @@ export class WorkerPool {
 
   private spawn(index: number, restarts: number): Slot {
     const init: WorkerInit = { dir: this.dir, model: { ...this.options.model, threads: this.options.intraOpNumThreads } };
-    const slot: Slot = { index, worker: spawnWorker(init), state: 'loading', calls: new Map(), batches: 0, restarts };
+    const slot: Slot = { index, worker: spawnWorker(init), state: 'loading', calls: new Map(), batches: 0, restarts, cache: null };
     slot.worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     slot.worker.on('error', (err: Error) => (slot.lastError = err?.message ?? String(err)));
     slot.worker.on('exit', (code) => this.onExit(slot, code));
@@ -157,7 +164,10 @@ export class WorkerPool {
     }
     const call = slot.calls.get(msg.id);
     slot.calls.delete(msg.id);
-    if (msg.type === 'result') call?.resolve(msg.results);
+    if (msg.type === 'result') {
+      if (msg.cache) slot.cache = msg.cache;
+      call?.resolve(msg.results);
+    }
     else call?.reject(new Error(`worker ${slot.index}: ${msg.message}`));
     this.wakeWaiting();
   }

@@ -19,7 +19,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; engine: string }
-  | { type: 'result'; id: number; results: ClassifyResult[] }
+  /** cache: this worker's cumulative compiled-path cache counters (null with tier 'modules'). */
+  | { type: 'result'; id: number; results: ClassifyResult[]; cache: { hits: number; misses: number } | null }
   | { type: 'error'; id: number; message: string };
 
 async function main(port: MessagePort, init: WorkerInit): Promise<void> {
@@ -33,7 +34,11 @@ async function main(port: MessagePort, init: WorkerInit): Promise<void> {
       if (crash === 'exit') process.exit(7); // in a worker this ends only the thread
       if (crash === 'throw') throw new Error('crash requested by test');
       model.classify(msg.data, msg.dims).then(
-        (results) => port.postMessage({ type: 'result', id: msg.id, results } satisfies FromWorker),
+        (results) => {
+          const c = model.cacheStats();
+          const cache = c ? { hits: c.hits, misses: c.misses } : null;
+          port.postMessage({ type: 'result', id: msg.id, results, cache } satisfies FromWorker);
+        },
         // Bad input or an ORT failure fails this batch only; the worker stays up.
         (err: unknown) => port.postMessage({ type: 'error', id: msg.id, message: (err as Error)?.message ?? String(err) } satisfies FromWorker),
       );

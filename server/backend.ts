@@ -146,7 +146,10 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
     },
     stats: () => {
       const s = pool.stats();
-      return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline };
+      const c = model.cacheStats();
+      // Both copies of the model count: the pool's workers and the one on this thread.
+      const cache = s.cache || c ? { hits: (s.cache?.hits ?? 0) + (c?.hits ?? 0), misses: (s.cache?.misses ?? 0) + (c?.misses ?? 0) } : {};
+      return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline, cache };
     },
     async close() {
       await pool.close();

@@ -39,6 +39,10 @@ describe('createClassifier with a pool', () => {
       // The first request finds the pool idle; the others arrive while it runs and go to the pool.
       expect(c.stats().inline).toBeGreaterThanOrEqual(1);
       expect(c.stats().inline).toBeLessThanOrEqual(2);
+      // The workers report their compiled-path cache counters with each result (the server's metrics read them).
+      const st = c.stats();
+      expect(st.cacheHits).toBeDefined();
+      expect(st.cacheHits! + st.cacheMisses!).toBeGreaterThanOrEqual(3); // at least one lookup per batch of 8
       for (let i = 0; i < out.length; i++) {
         const [want] = await ref.classify(input(i), [1, ...ref.inputDims]);
         expect(out[i].path.code, `request ${i}`).toBe(want.path.code);
@@ -56,6 +60,7 @@ describe('createClassifier with a pool', () => {
         const r = await c.classify(input(1));
         expect(r.logits).toHaveLength(ref.manifest.labels.length);
         expect(c.stats().inline ?? 0).toBe(0);
+        expect(c.stats().cacheHits! + c.stats().cacheMisses!).toBe(1); // pool only: one lookup, from the worker
       } finally {
         await c.close();
       }
