@@ -128,6 +128,7 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
   const dims = [1, ...model.inputDims];
   let running = false;
   let inline = 0;
+  const base = model.cacheStats(); // the load-time measurement's lookups are not requests
   return {
     manifest: pool.manifest,
     ready: pool.ready,
@@ -148,7 +149,8 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
       const s = pool.stats();
       const c = model.cacheStats();
       // Both copies of the model count: the pool's workers and the one on this thread.
-      const cache = s.cache || c ? { hits: (s.cache?.hits ?? 0) + (c?.hits ?? 0), misses: (s.cache?.misses ?? 0) + (c?.misses ?? 0) } : {};
+      const own = { hits: (c?.hits ?? 0) - (base?.hits ?? 0), misses: (c?.misses ?? 0) - (base?.misses ?? 0) };
+      const cache = s.cache || c ? { hits: (s.cache?.hits ?? 0) + own.hits, misses: (s.cache?.misses ?? 0) + own.misses } : {};
       return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline, cache };
     },
     async close() {
