@@ -27,6 +27,7 @@ describe('createClassifier with a pool', () => {
         r.logits.forEach((v, k) => expect(Math.abs(v - want.logits[k])).toBeLessThan(1e-5));
       }
       expect(c.stats()).toMatchObject({ inline: 5, queueDepth: 0, inFlight: 0 });
+      expect(c.stats().cacheHits! + c.stats().cacheMisses!).toBe(5); // one lookup each; the load-time check not counted
     } finally {
       await c.close();
     }
