@@ -1,10 +1,12 @@
 // createApp(deps): the Express app, not listening. One router per resource, the
 // JSON 404 and the error handler last.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import { requestContext, type AppDeps } from './context.js';
 import { notFound, toHttpError } from './errors.js';
 import { adminRouter } from './routes/admin.js';
-import { classifyRouter } from './routes/classify.js';
+import { classifyRouter, sendJson } from './routes/classify.js';
 import { metricsRouter } from './routes/metrics.js';
 import { v2Router } from './routes/v2.js';
 import { webRouter } from './routes/web.js';
@@ -21,6 +23,25 @@ const REASONS: Record<number, string> = {
   503: 'unavailable',
 };
 
+/**
+ * The one error path: a JSON {"error"} with the status and headers of the HttpError the error maps to, counted by
+ * reason and logged (5xx other than 503 with the error, the rest as a rejection). No stack trace reaches a client.
+ */
+export function sendError(deps: AppDeps, req: IncomingMessage & { log?: Logger }, res: ServerResponse, err: unknown): void {
+  const h = toHttpError(err, deps.options.retryAfterS);
+  const reason = h.reason ?? REASONS[h.status];
+  if (reason) deps.metrics.rejected.inc({ reason });
+  const log = req.log ?? deps.log;
+  if (h.status >= 500 && h.status !== 503) log.error({ err }, 'request failed');
+  else log.info({ status: h.status, error: h.message }, 'request rejected');
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
+  for (const [k, v] of Object.entries(h.headers)) res.setHeader(k, v);
+  sendJson(res, h.status, { error: h.message });
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -32,18 +53,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(metricsRouter(deps));
   app.use(webRouter(deps));
   app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`no route ${req.method} ${req.path.slice(0, 200)}`)));
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const h = toHttpError(err, deps.options.retryAfterS);
-    const reason = h.reason ?? REASONS[h.status];
-    if (reason) deps.metrics.rejected.inc({ reason });
-    const log = req.log ?? deps.log;
-    if (h.status >= 500 && h.status !== 503) log.error({ err }, 'request failed');
-    else log.info({ status: h.status, error: h.message }, 'request rejected');
-    if (res.headersSent) {
-      req.socket.destroy();
-      return;
-    }
-    res.status(h.status).set(h.headers).json({ error: h.message });
-  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => sendError(deps, req, res, err));
   return app;
 }

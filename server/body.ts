@@ -1,13 +1,13 @@
 // Reads a whole request body into memory under a byte limit (413 past it).
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { HttpError, badRequest } from './errors.js';
 
 /** Error for a body that did not arrive in time; the connection is closed after the answer. */
 export const bodyTimeout = (ms: number): HttpError =>
   new HttpError(408, `request body not received within ${ms} ms`, { Connection: 'close' }, 'timeout');
 
-export function readBody(req: Request, maxBytes: number, timeoutMs: number): Promise<Buffer> {
-  const declared = Number(req.get('content-length'));
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes)
     return Promise.reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`));
   return new Promise((resolve, reject) => {
@@ -46,4 +46,4 @@ export function readBody(req: Request, maxBytes: number, timeoutMs: number): Pro
 }
 
 /** The media type of the request, lower-case, without parameters ('' when absent). */
-export const mediaType = (req: Request): string => (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+export const mediaType = (req: IncomingMessage): string => (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();

@@ -1,6 +1,7 @@
 // What the routers share (AppDeps) and the cross-cutting middleware: request id,
 // access log + duration metric, and admission control for inference routes.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { HttpError, notFound } from './errors.js';
@@ -29,20 +30,29 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/**
+ * Request id (x-request-id when well-formed, else a UUID), a child logger carrying it, and on finish the
+ * duration histogram and the access log line. Shared by the express middleware and the fast classify route.
+ */
+export function beginRequest(deps: AppDeps, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && ID_RE.test(given) ? given : randomUUID();
+  const r = req as Request;
+  r.id = id;
+  r.log = deps.log.child({ reqId: id });
+  res.setHeader('x-request-id', id);
+  const t0 = performance.now();
+  res.on('finish', () => {
+    const ms = performance.now() - t0;
+    deps.metrics.httpDuration.observe({ route: route(), method: req.method ?? '', status: String(res.statusCode) }, ms / 1000);
+    r.log.info({ method: req.method, url: (r.originalUrl ?? req.url ?? '').slice(0, 300), status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
+  });
+}
+
 export function requestContext(deps: AppDeps) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const given = req.get('x-request-id');
-    req.id = given && ID_RE.test(given) ? given : randomUUID();
-    req.log = deps.log.child({ reqId: req.id });
-    res.setHeader('x-request-id', req.id);
-    const t0 = performance.now();
-    res.on('finish', () => {
-      const ms = performance.now() - t0;
-      // Route templates, never raw paths, keep the label set bounded.
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      deps.metrics.httpDuration.observe({ route, method: req.method, status: String(res.statusCode) }, ms / 1000);
-      req.log.info({ method: req.method, url: req.originalUrl.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
-    });
+    // Route templates, never raw paths, keep the label set bounded.
+    beginRequest(deps, req, res, () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched'));
     next();
   };
 }
@@ -52,30 +62,38 @@ export function requestContext(deps: AppDeps) {
  * the response ends or the client goes away. Past maxInFlight: 503 + Retry-After.
  */
 export function admission(deps: AppDeps) {
-  let inFlight = 0;
-  const publish = () => {
-    deps.state.inFlight = inFlight; // read by the classifiers' idle-inline check (server/backend.ts)
-    deps.metrics.inFlight.set(inFlight);
-  };
   return (_req: Request, res: Response, next: NextFunction): void => {
-    if (inFlight >= deps.options.maxInFlight) {
-      const msg = `server busy: ${inFlight} inference requests in flight (limit ${deps.options.maxInFlight})`;
-      next(new HttpError(503, msg, { 'Retry-After': String(deps.options.retryAfterS) }, 'queue_full'));
-      return;
+    try {
+      admit(deps, res);
+      next();
+    } catch (err) {
+      next(err);
     }
-    inFlight++;
-    publish();
-    let done = false;
-    const release = () => {
-      if (done) return;
-      done = true;
-      inFlight--;
-      publish();
-    };
-    res.on('finish', release);
-    res.on('close', release);
-    next();
   };
+}
+
+/**
+ * Takes one of the maxInFlight inference slots until `res` ends (finish or close); throws the 503 past it.
+ * The count lives in deps.state so every inference route, express or not, shares it (and the classifiers'
+ * idle-inline check reads it).
+ */
+export function admit(deps: AppDeps, res: ServerResponse): void {
+  const inFlight = deps.state.inFlight ?? 0;
+  if (inFlight >= deps.options.maxInFlight) {
+    const msg = `server busy: ${inFlight} inference requests in flight (limit ${deps.options.maxInFlight})`;
+    throw new HttpError(503, msg, { 'Retry-After': String(deps.options.retryAfterS) }, 'queue_full');
+  }
+  deps.state.inFlight = inFlight + 1;
+  deps.metrics.inFlight.set(deps.state.inFlight);
+  let done = false;
+  const release = () => {
+    if (done) return;
+    done = true;
+    deps.state.inFlight = (deps.state.inFlight ?? 1) - 1;
+    deps.metrics.inFlight.set(deps.state.inFlight);
+  };
+  res.on('finish', release);
+  res.on('close', release);
 }
 
 /** The model a request names, or the default; 404 for names that are not loaded. */
@@ -94,7 +112,7 @@ export function pickModel(deps: AppDeps, name: unknown): string {
 }
 
 /** A lease on the named model (see ModelRegistry.acquire), released when the response ends. */
-export function leaseModel(deps: AppDeps, name: string, res: Response): Lease {
+export function leaseModel(deps: AppDeps, name: string, res: ServerResponse): Lease {
   const lease = deps.registry.acquire(name);
   if (!lease) throw notFound(`unknown model '${name.slice(0, 100)}'`);
   res.on('close', lease.release);

@@ -1,10 +1,11 @@
 // startServer(): discover bundles, listen at once (liveness), load + warm every
 // bundle (readiness turns true after), watch manifests; close() drains.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { destination, pino, type Logger } from 'pino';
 import { createClassifier, type ClassifierOptions } from './backend.js';
 import { createApp } from './app.js';
+import { withFastClassify } from './fast-classify.js';
 import type { AppDeps } from './context.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_SERVER_OPTIONS, resolveOptions, type ServerOptions } from './options.js';
@@ -55,7 +56,9 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const deps: AppDeps = { registry, metrics, log, options, defaultModel: o.defaultModel, state, version: o.version ?? 'unknown' };
   const app = createApp(deps);
 
-  const server = app.listen(o.port, o.host);
+  // Plain image uploads to /v1/classify skip express's router (server/fast-classify.ts); the rest is the express app.
+  const server = createServer(withFastClassify(deps, app));
+  server.listen(o.port, o.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

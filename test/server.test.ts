@@ -62,6 +62,27 @@ describe('POST /v1/classify', () => {
     expect(body.model.name).toBe(MODEL_A);
   });
 
+  it('answers a raw upload (fast route, no express) like a multipart one (express): same fields, headers, errors', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([images.png], { type: 'image/png' }), 'x.png');
+    const viaExpress = await fetch(`${s.url}/v1/classify?model=${MODEL_B}`, { method: 'POST', body: form });
+    const viaFast = await fetch(`${s.url}/v1/classify?model=${MODEL_B}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images.png });
+    expect(viaFast.headers.get('content-type')).toBe(viaExpress.headers.get('content-type'));
+    const [a, b] = [await viaExpress.json(), await viaFast.json()];
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    expect({ ...b, timings: null }).toEqual({ ...a, timings: null });
+    // Errors take the same path: unknown model (404) and a '../' name, both JSON with a message.
+    for (const model of ['nope', '..%2F..%2Fetc']) {
+      const r = await fetch(`${s.url}/v1/classify?model=${model}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images.png });
+      expect(r.status).toBe(404);
+      expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+      expect((await r.json()).error).toMatch(/unknown model/);
+    }
+    // A repeated query parameter is left to express, which refuses it.
+    const twice = await fetch(`${s.url}/v1/classify?model=a&model=b`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images.png });
+    expect(twice.status).toBe(400);
+  });
+
   it('generates a request id when none (or an unsafe one) is sent', async () => {
     const res = await fetch(`${s.url}/v2/health/live`, { headers: { 'x-request-id': 'bad id\twith spaces' } });
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
