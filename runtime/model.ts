@@ -115,6 +115,13 @@ function gather(t: Tensor, rows: readonly number[]): Tensor {
   return { data, dims: [rows.length, ...t.dims.slice(1)] };
 }
 
+/** Float32Array -> number[] with a plain loop: Array.from goes through the iterator protocol and showed up in profiles. */
+function toNumbers(a: Float32Array): number[] {
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i];
+  return out;
+}
+
 /** One macrotask turn: setImmediate in node (I/O callbacks run first), setTimeout elsewhere. */
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? setTimeout)(resolve));
@@ -299,7 +306,7 @@ export class InstaModel {
     const paths: Path[] = [];
     for (let i = 0; i < n; i++) {
       const row = y.data.subarray(i * total, (i + 1) * total);
-      probs.push(Array.from(row));
+      probs.push(toNumbers(row));
       paths.push(makePath(this.manifest, selectCells(row, this.rules, this.threshold)));
     }
     return { probs, paths, controllerMs };
@@ -383,10 +390,13 @@ export class InstaModel {
     const k = Math.min(this.options.topk, labels.length);
     return logits.map((l, i) => {
       const topk = topK(softmax(l), k, labels);
+      const best = topk[0];
       return {
-        ...topk[0],
+        label: best.label,
+        index: best.index,
+        probability: best.probability,
         topk,
-        logits: Array.from(l),
+        logits: toNumbers(l),
         path: paths[i],
         controllerMacs,
         controllerProbs: probs ? probs[i] : null,
