@@ -32,6 +32,7 @@ run throughput vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3
 run event-loop vn bench/event-loop.ts --bundle $A --rounds "$(n 4 1)"
 run rss vn bench/rss.ts --bundle $A --total "$(n 100000 5000)" --every "$(n 10000 1000)"
 run server-load vn bench/server-load.ts --requests "$(n 2000 200)" --rounds "$(n 3 1)" --concurrency 8
+run http-floor vn bench/http-floor.ts --requests "$(n 2000 200)" --rounds "$(n 3 1)"
 run browser vn bench/browser.ts --count 100 --rounds "$(n 3 1)"
 uptime > "$out/load-after.txt"
 echo "results in $out"

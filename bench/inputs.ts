@@ -1,7 +1,10 @@
 // Shared by the benchmarks: argument parsing, real inputs and summary statistics.
 // Inputs are Fashion-MNIST test images run through the runtime's own preprocess,
 // so the controller sees the path mix of real data (batches group by path).
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Manifest } from '../runtime/manifest-types.js';
 import { preprocess } from '../runtime/preprocess.js';
@@ -70,4 +73,33 @@ export async function closedLoop(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, lane));
   return lat;
+}
+
+/**
+ * Starts `instanas serve` (built dist) as a child process with its request logs (info, as in production) going to
+ * a file, not a pipe: draining a pipe would put the server's log traffic on the load generator's event loop.
+ * Resolves with the port once the server logs 'ready'.
+ */
+export async function startServe(serveArgs: string[]): Promise<{ port: number; child: ChildProcess; logFile: string }> {
+  const logFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'instanas-serve-')), 'server.log');
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, ['bin/instanas.js', 'serve', ...serveArgs, '--port', '0', '--host', '127.0.0.1'], {
+    stdio: ['ignore', fd, 'inherit'],
+  });
+  closeSync(fd);
+  let exited: number | null | undefined;
+  child.on('exit', (c) => (exited = c));
+  for (;;) {
+    if (exited !== undefined) throw new Error(`server exited with ${exited} (did you run npm run build?)`);
+    let port = 0;
+    let ready = false;
+    for (const l of readFileSync(logFile, 'utf8').split('\n')) {
+      if (!l.startsWith('{')) continue;
+      const rec = JSON.parse(l) as { msg?: string; port?: number };
+      if (rec.msg === 'listening') port = rec.port!;
+      if (rec.msg === 'ready') ready = true;
+    }
+    if (ready && port) return { port, child, logFile };
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

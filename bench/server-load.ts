@@ -8,12 +8,10 @@
 //   npm run build && npx vite-node bench/server-load.ts [--models dir] [--a name] [--b name]
 //     [--concurrency 8] [--requests 300] [--rounds 3] [--images 200] [--seconds 180]
 // Without --models: models/ when it holds both default bundles, else the tiny fixture copied twice.
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadModel } from '../runtime/model-node.js';
@@ -21,7 +19,7 @@ import type { InstaModel } from '../runtime/model.js';
 import { createClassifier, type Classifier } from '../server/backend.js';
 import { imageToTensor } from '../server/upload.js';
 import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
-import { FASHION, args, closedLoop, fmt, median, quantile } from './inputs.js';
+import { FASHION, args, closedLoop, fmt, median, quantile, startServe } from './inputs.js';
 
 const a = args({ models: '', a: 'fashion-mnist', b: 'fashion-mnist-mobilenetv2', concurrency: 8, requests: 300, rounds: 3, images: 200, seconds: 180 });
 const deadline = performance.now() + a.seconds * 1000;
@@ -46,24 +44,7 @@ const pngs = await Promise.all(
   }),
 );
 
-const child = spawn(process.execPath, ['bin/instanas.js', 'serve', '--models', models, '--port', '0', '--host', '127.0.0.1'], {
-  stdio: ['ignore', 'pipe', 'inherit'], // request logs stay on (info), as in production; read and dropped here
-});
-const port = await new Promise<number>((resolve, reject) => {
-  let p = 0;
-  const rl = createInterface({ input: child.stdout! });
-  rl.on('line', (l) => {
-    const rec = JSON.parse(l) as { msg?: string; port?: number };
-    if (rec.msg === 'listening') p = rec.port!;
-    if (rec.msg === 'ready') {
-      // From here on the request logs are drained unread: parsing them would load the client's cores.
-      rl.close();
-      child.stdout!.resume();
-      resolve(p);
-    }
-  });
-  child.on('exit', (c) => reject(new Error(`server exited with ${c} (did you run npm run build?)`)));
-});
+const { port, child } = await startServe(['--models', models]);
 const url = `http://127.0.0.1:${port}`;
 
 const backends: Record<string, Classifier> = {};
