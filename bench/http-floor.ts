@@ -7,16 +7,17 @@
 //   serve     `instanas serve` on the shipped bundles (built dist, child process)
 // and the raw runtime (InstaModel.classify on the tensor, in this process).
 //   npm run build && npx vite-node bench/http-floor.ts [--bundle models/fashion-mnist] [--requests 2000] [--rounds 3]
-import { createServer, request, Agent, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import sharp from 'sharp';
 import { loadModel } from '../runtime/model-node.js';
 import { createClassifier } from '../server/backend.js';
+import { sendJson } from '../server/routes/classify.js';
 import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
 import { imageToTensor } from '../server/upload.js';
-import { args, closedLoop, fmt, median, quantile, startServe } from './inputs.js';
+import { args, closedLoop, fmt, median, pngClient, quantile, startServe } from './inputs.js';
 
 const a = args({ bundle: 'models/fashion-mnist', requests: 2000, rounds: 3 });
 const model = await loadModel(a.bundle, { threads: 1 });
@@ -31,17 +32,12 @@ const readAll = (req: NodeJS.ReadableStream) =>
     req.on('data', (d: Buffer) => c.push(d));
     req.on('end', () => resolve(Buffer.concat(c)));
   });
-const json = (res: import('node:http').ServerResponse, body: unknown) => {
-  const s = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(s) });
-  res.end(s);
-};
 const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
 
-const bare = createServer(async (req, res) => json(res, { ok: true, n: (await readAll(req)).length }));
+const bare = createServer(async (req, res) => sendJson(res, 200, { ok: true, n: (await readAll(req)).length }));
 const app = express();
 app.set('etag', false);
-app.post('/x', async (req, res) => json(res, { ok: true, n: (await readAll(req)).length }));
+app.post('/x', async (req, res) => sendJson(res, 200, { ok: true, n: (await readAll(req)).length }));
 const expressServer = createServer(app);
 let inFlight = 0;
 const classifier = await createClassifier(a.bundle, { idle: () => inFlight <= 1 });
@@ -49,32 +45,15 @@ const stripped = createServer(async (req, res) => {
   inFlight++;
   const t = await imageToTensor(await readAll(req), classifier.manifest.input, { maxPixels: DEFAULT_SERVER_OPTIONS.maxPixels });
   const r = await classifier.classify(t);
-  json(res, { label: r.label, index: r.index, probability: r.probability, topk: r.topk, path: { code: r.path.code, cells: r.path.cells, macs: r.path.macs }, timings: r.timings });
+  sendJson(res, 200, { label: r.label, index: r.index, probability: r.probability, topk: r.topk, path: { code: r.path.code, cells: r.path.cells, macs: r.path.macs }, timings: r.timings });
   inFlight--;
 });
 const ports = { bare: await listen(bare), express: await listen(expressServer), stripped: await listen(stripped) };
 
 const { port: servePort, child } = await startServe(['--models', path.dirname(a.bundle)]);
 
-const agent = new Agent({ keepAlive: true });
-let retries = 0;
-const once = (port: number, pathName: string) =>
-  new Promise<void>((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port, path: pathName, method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': png.length } }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
-    r.on('error', reject);
-    r.end(png);
-  });
-// A kept-alive socket can be closed by the server (5 s keep-alive timeout) while an arm waits its turn; the
-// first request on it then fails with ECONNRESET. Retry that once, as HTTP clients do, and count it.
-const post = (port: number, pathName: string) => () =>
-  once(port, pathName).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ECONNRESET') throw err;
-    retries++;
-    return once(port, pathName);
-  });
+const client = pngClient();
+const post = (port: number, pathName: string) => () => client.post(port, pathName, png);
 const arms: Record<string, () => Promise<unknown>> = {
   bare: post(ports.bare, '/'),
   express: post(ports.express, '/x'),
@@ -93,10 +72,10 @@ try {
   console.log(`${a.requests} sequential requests per arm per round, ${a.rounds} rounds interleaved; p50 ms per round and their median`);
   for (const [n, v] of Object.entries(p50)) console.log(`  ${n.padEnd(9)} ${v.map((x) => fmt(x, 3)).join(' ')}  median ${fmt(median(v), 3)}`);
   const m = (n: string) => median(p50[n]);
-  console.log(`retried after a keep-alive reset: ${retries}`);
+  console.log(`retried after a keep-alive reset: ${client.stats.retries}`);
   console.log(`over the raw runtime: stripped ${fmt(m('stripped') - m('raw'), 3)} ms, serve ${fmt(m('serve') - m('raw'), 3)} ms; express - bare ${fmt(m('express') - m('bare'), 3)} ms`);
 } finally {
-  agent.destroy();
+  client.close();
   for (const s of [bare, expressServer, stripped]) {
     s.closeAllConnections();
     s.close();

@@ -2,6 +2,7 @@
 // Inputs are Fashion-MNIST test images run through the runtime's own preprocess,
 // so the controller sees the path mix of real data (batches group by path).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,4 +103,32 @@ export async function startServe(serveArgs: string[]): Promise<{ port: number; c
     if (ready && port) return { port, child, logFile };
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A load-generator client: node:http with a keep-alive agent (fetch's own per-request cost on these 2 cores would
+ * count as server time). post(port, path, body) resolves with the status once the body is read. A kept-alive socket
+ * can be closed by the server (5 s keep-alive timeout) while an arm waits its turn; a request on it then fails with
+ * ECONNRESET: retried once, as HTTP clients do, and counted.
+ */
+export function pngClient(contentType = 'image/png') {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const stats = { retries: 0 };
+  const once = (port: number, pathName: string, body: Buffer) =>
+    new Promise<number>((resolve, reject) => {
+      const r = request({ host: '127.0.0.1', port, path: pathName, method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      });
+      r.on('error', reject);
+      r.end(body);
+    });
+  const post = (port: number, pathName: string, body: Buffer): Promise<number> =>
+    once(port, pathName, body).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET') throw err;
+      stats.retries++;
+      return once(port, pathName, body);
+    });
+  return { post, stats, close: () => agent.destroy() };
 }

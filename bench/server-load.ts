@@ -8,7 +8,6 @@
 //   npm run build && npx vite-node bench/server-load.ts [--models dir] [--a name] [--b name]
 //     [--concurrency 8] [--requests 300] [--rounds 3] [--images 200] [--seconds 180]
 // Without --models: models/ when it holds both default bundles, else the tiny fixture copied twice.
-import { Agent, request } from 'node:http';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import type { InstaModel } from '../runtime/model.js';
 import { createClassifier, type Classifier } from '../server/backend.js';
 import { imageToTensor } from '../server/upload.js';
 import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
-import { FASHION, args, closedLoop, fmt, median, quantile, startServe } from './inputs.js';
+import { FASHION, args, closedLoop, fmt, median, pngClient, quantile, startServe } from './inputs.js';
 
 const a = args({ models: '', a: 'fashion-mnist', b: 'fashion-mnist-mobilenetv2', concurrency: 8, requests: 300, rounds: 3, images: 200, seconds: 180 });
 const deadline = performance.now() + a.seconds * 1000;
@@ -45,7 +44,6 @@ const pngs = await Promise.all(
 );
 
 const { port, child } = await startServe(['--models', models]);
-const url = `http://127.0.0.1:${port}`;
 
 const backends: Record<string, Classifier> = {};
 const raws: Record<string, { model: InstaModel; tensors: Float32Array[] }> = {};
@@ -57,21 +55,10 @@ for (const n of [a.a, a.b]) {
 }
 
 let failures = 0;
-// node:http with a keep-alive agent: a lighter load generator than fetch (undici), whose own per-request
-// cost on these 2 cores would otherwise be counted as server overhead.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-const post = (model: string, body: Buffer) =>
-  new Promise<void>((resolve, reject) => {
-    const req = request(`${url}/v1/classify?model=${model}`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'content-length': body.length } }, (res) => {
-      if (res.statusCode !== 200) failures++;
-      res.on('data', () => undefined);
-      res.on('end', resolve);
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-const http = (model: string) => (i: number) => post(model, pngs[i % pngs.length]);
+const client = pngClient();
+const http = (model: string) => async (i: number) => {
+  if ((await client.post(port, `/v1/classify?model=${model}`, pngs[i % pngs.length])) !== 200) failures++;
+};
 const direct = (model: string) => async (i: number) => {
   const c = backends[model];
   const t = await imageToTensor(pngs[i % pngs.length], c.manifest.input, { maxPixels: DEFAULT_SERVER_OPTIONS.maxPixels });
@@ -125,9 +112,9 @@ async function phase(concurrency: number) {
 try {
   await phase(1);
   await phase(a.concurrency);
-  console.log(`\nnon-200 responses: ${failures}`);
+  console.log(`\nnon-200 responses: ${failures}; retried after a keep-alive reset: ${client.stats.retries}`);
 } finally {
-  agent.destroy();
+  client.close();
   child.kill('SIGTERM');
   await Promise.all(Object.values(backends).map((c) => c.close()));
   await Promise.all(Object.values(raws).map((r) => r.model.release()));

@@ -260,25 +260,25 @@ export class InstaModel {
 
   /** A forced path, validated once per code string (benchmarks and clients repeat the same few codes). */
   private forcedPath(path: string | number[][]): Path {
-    if (typeof path !== 'string') return makePath(this.manifest, this.forcedCells(path));
+    if (typeof path !== 'string') return this.resolveForced(path);
     let p = this.forced.get(path);
     if (!p) {
-      p = makePath(this.manifest, this.forcedCells(path));
+      p = this.resolveForced(path);
       if (this.forced.size >= 1024) this.forced.clear(); // bounded: codes come from callers
       this.forced.set(path, p);
     }
     return p;
   }
 
-  /** Resolves a forced path (code or cells) into executed cells, validating it. */
-  private forcedCells(path: string | number[][]): number[][] {
+  /** Resolves a forced path (code or cells) into the path it executes, validating it. */
+  private resolveForced(path: string | number[][]): Path {
     const cells = typeof path === 'string' ? decodeCode(path, this.optionCounts) : path;
     // makePath validates ranges; also enforce the empty-selection rule.
     cells.forEach((opts, ci) => {
       if (opts.length === 0 && !this.rules[ci]?.identityWhenEmpty)
         throw new RangeError(`path: cell ${ci} changes shape and cannot be empty`);
     });
-    return makePath(this.manifest, cells.map((o) => [...o].sort((a, b) => a - b))).cells;
+    return makePath(this.manifest, cells.map((o) => [...o].sort((a, b) => a - b)));
   }
 
   /**
