@@ -81,10 +81,10 @@ export async function closedLoop(
  * a file, not a pipe: draining a pipe would put the server's log traffic on the load generator's event loop.
  * Resolves with the port once the server logs 'ready'.
  */
-export async function startServe(serveArgs: string[]): Promise<{ port: number; child: ChildProcess; logFile: string }> {
+export async function startServe(serveArgs: string[], nodeArgs: string[] = []): Promise<{ port: number; child: ChildProcess; logFile: string }> {
   const logFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'instanas-serve-')), 'server.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['bin/instanas.js', 'serve', ...serveArgs, '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/instanas.js', 'serve', ...serveArgs, '--port', '0', '--host', '127.0.0.1'], {
     stdio: ['ignore', fd, 'inherit'],
   });
   closeSync(fd);

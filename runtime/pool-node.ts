@@ -118,6 +118,11 @@ export class WorkerPool {
     return this.scheduler.submit(tensor, opts) as Promise<PoolResult>;
   }
 
+  /** Nothing queued and nothing running in any worker. */
+  get idle(): boolean {
+    return this.scheduler.idle;
+  }
+
   stats(): PoolStats {
     return {
       ...this.scheduler.stats(),

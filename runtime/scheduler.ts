@@ -147,6 +147,11 @@ export class Scheduler<R> {
     });
   }
 
+  /** Nothing queued and nothing running (cheaper than stats(), for per-request checks). */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.s.inFlight === 0;
+  }
+
   stats(): SchedulerStats {
     return { ...this.s, queueDepth: this.queue.length, batchSizes: [...this.s.batchSizes] };
   }

@@ -2,8 +2,7 @@
 // JSON 404 and the error handler last.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from 'pino';
-import { requestContext, type AppDeps } from './context.js';
+import { requestContext, requestLog, type AppDeps } from './context.js';
 import { notFound, toHttpError } from './errors.js';
 import { adminRouter } from './routes/admin.js';
 import { classifyRouter, sendJson } from './routes/classify.js';
@@ -27,11 +26,11 @@ const REASONS: Record<number, string> = {
  * The one error path: a JSON {"error"} with the status and headers of the HttpError the error maps to, counted by
  * reason and logged (5xx other than 503 with the error, the rest as a rejection). No stack trace reaches a client.
  */
-export function sendError(deps: AppDeps, req: IncomingMessage & { log?: Logger }, res: ServerResponse, err: unknown): void {
+export function sendError(deps: AppDeps, req: IncomingMessage & { id?: string }, res: ServerResponse, err: unknown): void {
   const h = toHttpError(err, deps.options.retryAfterS);
   const reason = h.reason ?? REASONS[h.status];
   if (reason) deps.metrics.rejected.inc({ reason });
-  const log = req.log ?? deps.log;
+  const log = requestLog(deps, req);
   if (h.status >= 500 && h.status !== 503) log.error({ err }, 'request failed');
   else log.info({ status: h.status, error: h.message }, 'request rejected');
   if (res.headersSent) {

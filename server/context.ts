@@ -26,26 +26,29 @@ const ID_RE = /^[\w.:-]{1,128}$/;
 declare module 'express-serve-static-core' {
   interface Request {
     id: string;
-    log: Logger;
   }
 }
 
+/** A logger whose lines carry the request's id; made on demand (error paths), not for every request. */
+export function requestLog(deps: AppDeps, req: IncomingMessage & { id?: string }): Logger {
+  return req.id ? deps.log.child({ reqId: req.id }) : deps.log;
+}
+
 /**
- * Request id (x-request-id when well-formed, else a UUID), a child logger carrying it, and on finish the
- * duration histogram and the access log line. Shared by the express middleware and the fast classify route.
+ * Request id (x-request-id when well-formed, else a UUID) and on finish the duration histogram and the access
+ * log line (with reqId). Shared by the express middleware and the fast classify route.
  */
 export function beginRequest(deps: AppDeps, req: IncomingMessage, res: ServerResponse, route: () => string): void {
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && ID_RE.test(given) ? given : randomUUID();
   const r = req as Request;
   r.id = id;
-  r.log = deps.log.child({ reqId: id });
   res.setHeader('x-request-id', id);
   const t0 = performance.now();
   res.on('finish', () => {
     const ms = performance.now() - t0;
     deps.metrics.httpDuration.observe({ route: route(), method: req.method ?? '', status: String(res.statusCode) }, ms / 1000);
-    r.log.info({ method: req.method, url: (r.originalUrl ?? req.url ?? '').slice(0, 300), status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
+    deps.log.info({ reqId: id, method: req.method, url: (r.originalUrl ?? req.url ?? '').slice(0, 300), status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
   });
 }
 

@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyImage } from '../runtime/classify-node.js';
 import { loadModel } from '../runtime/model-node.js';
@@ -196,5 +198,36 @@ describe('GET /metrics and /', () => {
     const js = await fetch(`${s.url}/app.js`);
     isolated(js);
     expect(js.headers.get('content-type')).toMatch(/javascript/);
+  });
+});
+
+describe('structured logs', () => {
+  it('logs every request (fast route and express, answered or refused) as JSON with its request id', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const t = await startTestServer({ logger: pino({ level: 'info' }, sink), factory: (d) => createClassifier(d, { workers: 0 }) });
+    try {
+      const ok = await fetch(`${t.url}/v1/classify`, { method: 'POST', body: images.png, headers: { 'content-type': 'image/png', 'x-request-id': 'log-ok-1' } });
+      expect(ok.status).toBe(200);
+      const bad = await fetch(`${t.url}/v1/classify?model=nope`, { method: 'POST', body: images.png, headers: { 'content-type': 'image/png', 'x-request-id': 'log-bad-2' } });
+      expect(bad.status).toBe(404);
+      const v2 = await fetch(`${t.url}/v2/health/ready`, { headers: { 'x-request-id': 'log-v2-3' } });
+      expect(v2.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50)); // 'finish' listeners log after the body is written
+      const of = (id: string) => lines.filter((l) => l.reqId === id).map((l) => [l.msg, l.status]);
+      expect(of('log-ok-1')).toEqual([['request', 200]]);
+      expect(of('log-bad-2')).toEqual([['request rejected', 404], ['request', 404]]);
+      expect(of('log-v2-3')).toEqual([['request', 200]]);
+      const access = lines.find((l) => l.reqId === 'log-ok-1')!;
+      expect(access).toMatchObject({ level: 30, method: 'POST', url: '/v1/classify' });
+      expect(typeof access.ms).toBe('number');
+    } finally {
+      await t.stop();
+    }
   });
 });
