@@ -2,8 +2,12 @@
 // thread, of the InstaNAS bundle vs the static baseline, interleaved image by image (A/B order alternates)
 // so machine noise hits both alike. Each model runs with its default tier ('auto': hot paths compiled in the
 // background); a warm-up pass over the images lets the cache settle first, as in a long-running server.
+// For an InstaNAS A, a third arm runs A's cheapest legal path (identity wherever a cell allows it, else its
+// fewest-MAC option) for every image, forced, without the controller: with A's mean controller time added,
+// the lowest A/B ratio any controller could reach in this search space at batch 1.
 //   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--images 2000] [--warm 1]
 import { loadModel } from '../runtime/model-node.js';
+import { cellRules, makePath } from '../runtime/path.js';
 import { args, fmt, loadInputs, median, quantile } from './inputs.js';
 
 const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', images: 2000, warm: 1 });
@@ -20,17 +24,36 @@ for (let w = 0; w < a.warm; w++) {
   await A.cacheIdle();
   await B.cacheIdle();
 }
+const m = A.manifest;
+const cheapest =
+  m.kind === 'instanas'
+    ? makePath(m, cellRules(m).map((r, ci) => {
+        if (r.identityWhenEmpty) return [];
+        const ops = m.graph.cells[ci].options;
+        return [ops.reduce((best, o, k) => (o.macs < ops[best].macs ? k : best), 0)];
+      }))
+    : undefined;
+if (cheapest) {
+  for (const x of inputs.slice(0, 200)) await A.classify(x, dims, { path: cheapest.code });
+  await A.cacheIdle();
+}
 const ta: number[] = [];
 const tb: number[] = [];
+const tc: number[] = [];
+const ctrl: number[] = [];
 const now = () => performance.now();
 for (let i = 0; i < inputs.length; i++) {
   const x = inputs[i];
-  const order = i % 2 === 0 ? [0, 1] : [1, 0];
+  const order = i % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
   for (const k of order) {
-    const m = k === 0 ? A : B;
+    if (k === 2 && !cheapest) continue;
     const t0 = now();
-    await m.classify(x, dims);
-    (k === 0 ? ta : tb).push(now() - t0);
+    if (k === 2) await A.classify(x, dims, { path: cheapest!.code });
+    else {
+      const [r] = await (k === 0 ? A : B).classify(x, dims);
+      if (k === 0) ctrl.push(r.timings.controllerMs);
+    }
+    [ta, tb, tc][k].push(now() - t0);
   }
 }
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
@@ -40,6 +63,11 @@ console.log(`${inputs.length} Fashion-MNIST test images, batch 1, 1 intra-op thr
 console.log(row(`${A.manifest.name} (${A.manifest.kind})`, ta));
 console.log(row(`${B.manifest.name} (${B.manifest.kind})`, tb));
 console.log(`ratio A/B: mean ${fmt(mean(ta) / mean(tb), 3)}, p50 ${fmt(median(ta) / median(tb), 3)}`);
+if (cheapest) {
+  const floor = mean(tc) + mean(ctrl);
+  console.log(row(`A's cheapest path, forced, no controller`, tc) + `  (${cheapest.code}, ${fmt(cheapest.macs / 1e6, 2)} M MACs)`);
+  console.log(`A's controller: mean ${fmt(mean(ctrl), 3)} ms; cheapest path + controller = ${fmt(floor, 3)} ms: lowest reachable A/B mean ratio ${fmt(floor / mean(tb), 3)}`);
+}
 console.log('A cache', JSON.stringify(A.cacheStats()), 'B cache', JSON.stringify(B.cacheStats()));
 await A.release();
 await B.release();

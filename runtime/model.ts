@@ -1,94 +1,24 @@
 // InstaModel: runs a bundle. The controller scores the whole batch, inputs are
 // grouped by path, and each group runs only its chosen modules, module by module.
 // Environment-neutral: file access and the engine are injected (see model-node.ts).
-import type { Engine, Session, Tensor } from './engine.js';
+import type { Session, Tensor } from './engine.js';
 import type { Manifest, ModuleSpec } from './manifest-types.js';
 import { cellRules, decodeCode, makePath, selectCells, staticCells, type CellRule, type Path } from './path.js';
 // ---- tier 2 (compiled paths): see compile.ts, path-cache.ts ----
 import { pathBuilder } from './compile.js';
-import { PathCache, type PathCacheOptions, type PathCacheStats } from './path-cache.js';
+import { PathCache, type PathCacheStats } from './path-cache.js';
+import {
+  DEFAULT_OPTIONS,
+  type BundleSource,
+  type ClassifyOptions,
+  type ClassifyResult,
+  type ModelOptions,
+  type Tier,
+  type Timings,
+} from './model-types.js';
+import { softmax, topK } from './predict.js';
 
-/** 'modules': tier 1 only; 'auto': frequent paths compiled in the background; 'compiled': compile on first use and wait. */
-export type TierMode = 'modules' | 'compiled' | 'auto';
-/** Which tier produced a result: module by module, or one compiled graph of the path. */
-export type Tier = 'modules' | 'compiled';
-// ---- end tier 2 ----
-
-/** Options of InstaModel; every field is optional, defaults in DEFAULT_OPTIONS. */
-export interface ModelOptions {
-  /** Intra-op threads per ONNX session. Default 1 (latency tables assume 1). */
-  threads: number;
-  /** Warm-up passes over every session at load time; 0 disables. Default 1. */
-  warmup: number;
-  /** Number of entries in each result's topk list (capped at the label count). Default 5. */
-  topk: number;
-  /** Overrides manifest.controller.threshold; undefined = use the manifest. */
-  threshold: number | undefined;
-  /** Execution tier (see TierMode). Default 'auto'. */
-  tier: TierMode;
-  /** Compiled-path cache options (maxEntries, compileAfter); unused with tier 'modules'. Default {}. */
-  cache: Partial<PathCacheOptions>;
-  /**
-   * With tier 'auto' or 'compiled': how many of the bundle's hot paths (manifest.hotPaths, most
-   * frequent first) to compile at load, before the model reports ready; 0 disables. Default 16.
-   */
-  precompile: number;
-}
-
-export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
-  threads: 1,
-  warmup: 1,
-  topk: 5,
-  threshold: undefined,
-  tier: 'auto',
-  cache: Object.freeze({}),
-  precompile: 16,
-});
-
-/** What the model needs from a bundle, independent of where it lives. */
-export interface BundleSource {
-  manifest: Manifest;
-  /** Reads a file of the bundle (ONNX modules) by its manifest name. */
-  readFile(name: string): Promise<Uint8Array>;
-  engine: Engine;
-}
-
-export interface Prediction {
-  label: string;
-  index: number;
-  /** Softmax of the logits. */
-  probability: number;
-}
-
-/**
- * Milliseconds (performance.now()). For a batch, controllerMs/childMs/totalMs
- * cover the whole classify() call and are shared by all its results.
- */
-export interface Timings {
-  /** Set by callers that decoded and preprocessed an image. */
-  preprocessMs?: number;
-  controllerMs: number;
-  childMs: number;
-  totalMs: number;
-}
-
-export interface ClassifyResult extends Prediction {
-  topk: Prediction[];
-  logits: number[];
-  path: Path;
-  /** Controller MACs for one input; 0 for static bundles and forced paths. */
-  controllerMacs: number;
-  /** One probability per (cell, option), row-major by cell; null when no controller ran. */
-  controllerProbs: number[] | null;
-  /** The tier that ran this input's child network. */
-  tier: Tier;
-  timings: Timings;
-}
-
-export interface ClassifyOptions {
-  /** Runs this path for every input instead of asking the controller (code or cells). */
-  path?: string | number[][];
-}
+export * from './model-types.js';
 
 interface Child {
   stem: Session;
@@ -125,32 +55,6 @@ function toNumbers(a: Float32Array): number[] {
 /** One macrotask turn: setImmediate in node (I/O callbacks run first), setTimeout elsewhere. */
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? setTimeout)(resolve));
-
-function softmax(logits: ArrayLike<number>): number[] {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const e = new Array<number>(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += e[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < e.length; i++) e[i] /= sum;
-  return e;
-}
-
-/** The k most probable classes, most probable first; ties keep the lower index first (as a stable sort). */
-function topK(p: readonly number[], k: number, labels: readonly string[]): Prediction[] {
-  // Insertion into a list of at most k indices: k is small (5) and this runs once per image,
-  // where sorting every class index allocated and compared more than the model's own bookkeeping.
-  const idx: number[] = [];
-  for (let j = 0; j < p.length; j++) {
-    let pos = idx.length;
-    while (pos > 0 && p[idx[pos - 1]] < p[j]) pos--;
-    if (pos < k) {
-      idx.splice(pos, 0, j);
-      if (idx.length > k) idx.pop();
-    }
-  }
-  return idx.map((index) => ({ label: labels[index], index, probability: p[index] }));
-}
 
 export class InstaModel {
   readonly options: Readonly<ModelOptions>;

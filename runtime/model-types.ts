@@ -1,0 +1,87 @@
+// The public types of InstaModel (runtime/model.ts): options with their defaults, results and timings.
+// Kept apart so that callers and back ends (the pool, the server, the browser) can import them alone.
+import type { Engine } from './engine.js';
+import type { Manifest } from './manifest-types.js';
+import type { Path } from './path.js';
+import type { PathCacheOptions } from './path-cache.js';
+
+/** 'modules': tier 1 only; 'auto': frequent paths compiled in the background; 'compiled': compile on first use and wait. */
+export type TierMode = 'modules' | 'compiled' | 'auto';
+/** Which tier produced a result: module by module, or one compiled graph of the path. */
+export type Tier = 'modules' | 'compiled';
+
+/** Options of InstaModel; every field is optional, defaults in DEFAULT_OPTIONS. */
+export interface ModelOptions {
+  /** Intra-op threads per ONNX session. Default 1 (latency tables assume 1). */
+  threads: number;
+  /** Warm-up passes over every session at load time; 0 disables. Default 1. */
+  warmup: number;
+  /** Number of entries in each result's topk list (capped at the label count). Default 5. */
+  topk: number;
+  /** Overrides manifest.controller.threshold; undefined = use the manifest. */
+  threshold: number | undefined;
+  /** Execution tier (see TierMode). Default 'auto'. */
+  tier: TierMode;
+  /** Compiled-path cache options (maxEntries, compileAfter); unused with tier 'modules'. Default {}. */
+  cache: Partial<PathCacheOptions>;
+  /**
+   * With tier 'auto' or 'compiled': how many of the bundle's hot paths (manifest.hotPaths, most
+   * frequent first) to compile at load, before the model reports ready; 0 disables. Default 16.
+   */
+  precompile: number;
+}
+
+export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
+  threads: 1,
+  warmup: 1,
+  topk: 5,
+  threshold: undefined,
+  tier: 'auto',
+  cache: Object.freeze({}),
+  precompile: 16,
+});
+
+/** What the model needs from a bundle, independent of where it lives. */
+export interface BundleSource {
+  manifest: Manifest;
+  /** Reads a file of the bundle (ONNX modules) by its manifest name. */
+  readFile(name: string): Promise<Uint8Array>;
+  engine: Engine;
+}
+
+export interface Prediction {
+  label: string;
+  index: number;
+  /** Softmax of the logits. */
+  probability: number;
+}
+
+/**
+ * Milliseconds (performance.now()). For a batch, controllerMs/childMs/totalMs
+ * cover the whole classify() call and are shared by all its results.
+ */
+export interface Timings {
+  /** Set by callers that decoded and preprocessed an image. */
+  preprocessMs?: number;
+  controllerMs: number;
+  childMs: number;
+  totalMs: number;
+}
+
+export interface ClassifyResult extends Prediction {
+  topk: Prediction[];
+  logits: number[];
+  path: Path;
+  /** Controller MACs for one input; 0 for static bundles and forced paths. */
+  controllerMacs: number;
+  /** One probability per (cell, option), row-major by cell; null when no controller ran. */
+  controllerProbs: number[] | null;
+  /** The tier that ran this input's child network. */
+  tier: Tier;
+  timings: Timings;
+}
+
+export interface ClassifyOptions {
+  /** Runs this path for every input instead of asking the controller (code or cells). */
+  path?: string | number[][];
+}
