@@ -96,13 +96,24 @@ class DirectSession implements Session {
   }
 }
 
-/**
- * Engine backed by onnxruntime-node. Sessions use full graph optimisation and sequential execution.
- * `run`: 'direct' (default; falls back to 'public' when the native binding is not found) or 'public'.
- */
-export function createNodeEngine(opts: { run?: NodeRunMode } = {}): Engine {
+export interface NodeEngineOptions {
+  /** How session runs are issued; default 'direct' (falls back to 'public' when the native binding is not found). */
+  run?: NodeRunMode;
+  /**
+   * onnxruntime session configuration entries, passed as SessionOptions.extra (the node binding hands each to
+   * AddConfigEntry), e.g. { 'session.disable_prepacking': '1' }. Values are strings. Default none.
+   */
+  config?: Readonly<Record<string, string>>;
+}
+
+/** Engine backed by onnxruntime-node. Sessions use full graph optimisation and sequential execution. */
+export function createNodeEngine(opts: NodeEngineOptions = {}): Engine {
   const mode = opts.run ?? 'direct';
   if (mode !== 'direct' && mode !== 'public') throw new RangeError(`opts.run: must be 'direct' or 'public', got ${String(mode)}`);
+  const config = opts.config ?? {};
+  for (const [k, v] of Object.entries(config))
+    if (typeof v !== 'string') throw new TypeError(`opts.config['${k}']: must be a string, got ${typeof v}`);
+  const extra = Object.keys(config).length ? { extra: { ...config } } : {};
   const direct = mode === 'direct' ? nativeBinding() : null;
   return {
     name: `onnxruntime-node ${ort.env.versions.common}`,
@@ -112,6 +123,7 @@ export function createNodeEngine(opts: { run?: NodeRunMode } = {}): Engine {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
+        ...extra,
       } as const;
       if (direct) {
         const s = new direct.binding.InferenceSession();

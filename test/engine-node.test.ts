@@ -41,5 +41,19 @@ describe('onnxruntime-node engine run modes', () => {
   it('rejects bad model bytes and bad options', async () => {
     await expect(createNodeEngine().createSession(new Uint8Array([1, 2, 3]))).rejects.toThrow();
     expect(() => createNodeEngine({ run: 'sync' as 'direct' })).toThrow(/opts.run/);
+    expect(() => createNodeEngine({ config: { 'session.disable_prepacking': 1 as unknown as string } })).toThrow(TypeError);
+  });
+
+  it('passes session config entries to onnxruntime (same outputs; an entry with an effect takes effect)', async () => {
+    const m = await loadManifest(FIXTURE);
+    const bytes = new Uint8Array(readFileSync(path.join(FIXTURE, m.graph.stem.file)));
+    const x = { data: new Float32Array(m.input.channels * m.input.height * m.input.width).fill(0.5), dims: [1, m.input.channels, m.input.height, m.input.width] };
+    const plain = await (await createNodeEngine().createSession(bytes)).run({ x });
+    for (const run of ['direct', 'public'] as const) {
+      const s = await createNodeEngine({ run, config: { 'session.disable_prepacking': '1' } }).createSession(bytes);
+      expect(Array.from((await s.run({ x })).y.data)).toEqual(Array.from(plain.y.data));
+      // An entry with a visible effect: told the bytes are in ORT format, onnxruntime cannot load an ONNX model.
+      await expect(createNodeEngine({ run, config: { 'session.load_model_format': 'ORT' } }).createSession(bytes)).rejects.toThrow();
+    }
   });
 });
