@@ -127,6 +127,8 @@ export async function inProcessRunner(dir: string, options: Partial<ModelOptions
 function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () => boolean): Runner {
   const dims = [1, ...model.inputDims];
   let running = false;
+  let closed = false;
+  let current: Promise<unknown> = Promise.resolve(); // the inline run in progress, awaited by close()
   let inline = 0;
   const base = model.cacheStats(); // the load-time measurement's lookups are not requests
   return {
@@ -141,13 +143,15 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
       // lets the requests already readable start (and count) first; at concurrency 1 it costs a few us.
       running = true;
       await new Promise<void>((r) => setImmediate(r));
-      if (!serverIdle() || !pool.idle) {
+      if (closed || !serverIdle() || !pool.idle) {
         running = false;
-        return pool.classify(tensor);
+        return pool.classify(tensor); // a closed pool rejects with its own error
       }
       inline++;
+      const run = model.classify(tensor, dims);
+      current = run.catch(() => undefined);
       try {
-        const [r] = await model.classify(tensor, dims);
+        const [r] = await run;
         return { ...r, timings: { ...r.timings, queueMs: 0 } };
       } finally {
         running = false;
@@ -162,7 +166,9 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
       return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline, cache };
     },
     async close() {
+      closed = true;
       await pool.close();
+      await current; // an inline run that started before close() finishes on its sessions
       await model.release();
     },
   };

@@ -35,6 +35,8 @@ export interface RunningServer {
   loaded: Promise<void>;
   /** Stops accepting, lets in-flight requests finish (up to drainTimeoutMs), releases the models. */
   close(): Promise<void>;
+  /** Writes out the log lines still buffered (they are written in 4 KiB blocks); for a forced exit. */
+  flushLogs(): void;
 }
 
 export async function startServer(o: StartOptions): Promise<RunningServer> {
@@ -95,15 +97,21 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       const timer = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs);
       await closed;
       clearTimeout(timer);
-      await loaded.catch(() => undefined);
-      await registry.close();
-      log.info('stopped');
       try {
-        dest?.flushSync();
-      } catch {
-        /* stdout already closed: nothing left to save */
+        await loaded.catch(() => undefined);
+        await registry.close();
+        log.info('stopped');
+      } finally {
+        flushLogs();
       }
     })());
+  const flushLogs = () => {
+    try {
+      dest?.flushSync();
+    } catch {
+      /* stdout already closed: nothing left to save */
+    }
+  };
 
-  return { server, deps, url: `http://${host}:${port}`, port, loaded, close };
+  return { server, deps, url: `http://${host}:${port}`, port, loaded, close, flushLogs };
 }

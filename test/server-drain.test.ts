@@ -85,4 +85,37 @@ describe('instanas serve', () => {
     expect(await exited).toBe(0);
     expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'draining: no new connections, finishing in-flight requests', 'stopped']));
   });
+
+  it('exits 1 at once on a second signal, with its log lines written out', async () => {
+    const png = (await testImages()).png;
+    const c = spawn(process.execPath, [path.join(ROOT, 'bin/instanas.js'), 'serve', '--models', modelsDir, '--port', '0', '--host', '127.0.0.1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+    const logs: { msg: string; port?: number }[] = [];
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: c.stdout! }).on('line', (l) => {
+        const rec = JSON.parse(l);
+        logs.push(rec);
+        if (rec.msg === 'ready') resolve(logs.find((r) => r.msg === 'listening')!.port!);
+      });
+      c.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+    });
+    // A request that never finishes its body keeps the drain waiting (up to drainTimeoutMs, 30 s by default).
+    const req = http.request(`http://127.0.0.1:${port}/v1/classify`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': png.length } });
+    req.on('error', () => undefined);
+    req.write(png.subarray(0, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    c.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 100)); // the last lines of the pipe
+    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'second signal: exiting without waiting for in-flight requests']));
+    req.destroy();
+  });
 });

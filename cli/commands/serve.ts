@@ -62,8 +62,16 @@ export const serve: Command = {
           () => resolve(1),
         );
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      // A second signal while draining means "now": exit 1 without waiting, after writing out the buffered logs.
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        if (++signals === 1) return stop(signal);
+        s.deps.log.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+        s.flushLogs();
+        process.exit(1);
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
       s.loaded.catch((err: unknown) => {
         io.err(`instanas: error: ${String((err as Error).message ?? err).split('\n')[0]}`);
         s.close().finally(() => resolve(1));
