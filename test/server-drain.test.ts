@@ -103,7 +103,7 @@ describe('instanas serve', () => {
       });
       c.on('exit', (code) => reject(new Error(`server exited early with ${code}`)));
     });
-    // A request that never finishes its body keeps the drain waiting (up to drainTimeoutMs, 30 s by default).
+    // A request that never finishes its body keeps the drain waiting (up to drainTimeoutMs, 10 s by default).
     const req = http.request(`http://127.0.0.1:${port}/v1/classify`, { method: 'POST', agent: false, headers: { 'content-type': 'image/png', 'content-length': png.length } });
     req.on('error', () => undefined);
     req.write(png.subarray(0, 10));
@@ -113,7 +113,7 @@ describe('instanas serve', () => {
     await new Promise((r) => setTimeout(r, 300));
     c.kill('SIGTERM');
     expect(await exited).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(performance.now() - t0).toBeLessThan(8_000); // well before the drain would have ended
     await new Promise((r) => setTimeout(r, 100)); // the last lines of the pipe
     expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'second signal: exiting without waiting for in-flight requests']));
     req.destroy();
