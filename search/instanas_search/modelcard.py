@@ -5,6 +5,7 @@ Every number in the card comes from those two files; the card names the commands
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -48,6 +49,7 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         log = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines() if x.strip()]
     chart = _chart(ev, bundle / "paths.png", m["name"]) if m["kind"] == "instanas" else None
     wall = prov.get("wallTimeSeconds")
+    threads = prov.get("config", {}).get("train", {}).get("threads", "?")  # as trained, from the provenance
     lines = [
         f"# {m['name']} {m['version']} ({m['kind']})", "",
         m.get("description", ""), "",
@@ -57,9 +59,10 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         f"- Command (from `search/`): `{prov['command']}`",
         f"- Seed {prov['seed']}, torch {prov.get('torch', '?')}, git commit `{prov['gitCommit']}`, created {prov['createdAt']}.",
         f"- Training wall time: {wall / 60:.1f} min" if wall else "- Training wall time: not recorded",
-        f"- Hardware: {platform.processor() or platform.machine()}, training on 1 CPU thread (`train.threads=1`), "
-        "the other core running the other training.",
-        f"- Latency table used by the search: {m['latency']['method']} ({m['latency']['device']}).", "",
+        f"- Hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, training on {threads} torch "
+        f"thread{'s' if threads != 1 else ''} (`train.threads={threads}`).",
+        (f"- Latency table used by the search: {m['latency']['method']} ({m['latency']['device']})." if m["kind"] == "instanas"
+         else f"- No search (static training); the manifest's latency table is a {m['latency']['method']}."), "",
         "## Results on the test set, measured through the TypeScript runtime (onnxruntime-node)", "",
         f"Command: `{eval_command}`", "",
         "| metric | value |", "|---|---|",
