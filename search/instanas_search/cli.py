@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,14 @@ def calibrate_bn(searcher: Searcher, x: torch.Tensor) -> None:
 def cmd_search(args) -> int:
     cfg = load_config(resolve_config_path(args.config), args.set)
     searcher = Searcher(cfg, args.out)
+    if args.start_from:
+        if (Path(args.out) / "checkpoint.pt").exists():
+            raise ConfigError(f"--from: {args.out}/checkpoint.pt exists; --from starts a new run folder (use --resume to continue one)")
+        if not Path(args.start_from).is_file():
+            raise ConfigError(f"--from: {args.start_from} is not a file (a run folder's after-<phase>.pt)")
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.start_from, Path(args.out) / "checkpoint.pt")
+        args.resume = True  # the config check of resume() applies: only phases that have not begun may change
     if args.resume and searcher.resume():
         print(f"resumed from {args.out}/checkpoint.pt at phase {searcher.next[0]} epoch {searcher.next[1]}", file=sys.stderr)
     elif (Path(args.out) / "checkpoint.pt").exists() and not args.resume:
@@ -171,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.jsonl, training.png, bundle/")
     s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    s.add_argument("--from", dest="start_from", metavar="SNAPSHOT",
+                   help="start a new OUT from another run's after-<phase>.pt (e.g. after-search.pt), with a config that "
+                        "may change only the phases that follow it")
     s.add_argument("--export", help="bundle folder (default OUT/bundle)")
     s.set_defaults(fn=cmd_search)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,16 @@ class Searcher:
         tmp = self.out / "checkpoint.pt.tmp"
         torch.save(self.state(), tmp)
         os.replace(tmp, self.out / "checkpoint.pt")  # atomic: a kill never leaves half a checkpoint
+
+    def snapshot(self, phase: str) -> None:
+        """Keeps the checkpoint written at the end of `phase` as OUT/after-<phase>.pt: a later run can start
+        from it (`search --from`) and change the phases that follow, e.g. fine-tune longer without
+        repeating the pretraining and the search."""
+        if self.rank != 0:
+            return
+        tmp = self.out / f"after-{phase}.pt.tmp"
+        shutil.copyfile(self.out / "checkpoint.pt", tmp)
+        os.replace(tmp, self.out / f"after-{phase}.pt")
 
     def resume(self) -> bool:
         path = self.out / "checkpoint.pt"
@@ -378,6 +389,8 @@ class Searcher:
             self.log.append(row)
             self.next = (pi, e + 1)
             self.save()
+            if e + 1 == phase.epochs:
+                self.snapshot(phase.name)
             if self.rank == 0:
                 # Rewritten whole from the checkpointed log, so a resumed run never duplicates a row.
                 (self.out / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.log))

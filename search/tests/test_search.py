@@ -80,6 +80,32 @@ def test_resume_may_shorten_phases_not_yet_begun(tiny_cfg, tmp_path):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+TINY_SETS = ["data.dataset=synthetic", "data.limit_train=0", "data.limit_eval=0", "data.synthetic_size=160", "data.augment=false",
+             "train.batch_size=32", "train.threads=1", "train.pretrain_epochs=1", "train.search_epochs=1"]
+
+
+def test_from_a_phase_snapshot_reruns_only_later_phases(tmp_path, capsys):
+    sets = [x for s in TINY_SETS for x in ("--set", s)]
+    assert main(["search", "--config", "tiny", "--out", str(tmp_path / "a"), *sets, "--set", "train.finetune_epochs=1"]) == 0
+    for phase in ("pretrain", "search", "finetune"):
+        assert (tmp_path / "a" / f"after-{phase}.pt").is_file(), phase
+    first = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    # A longer fine-tune from the end of the search: the earlier rows are carried over, not recomputed.
+    assert main(["search", "--config", "tiny", "--out", str(tmp_path / "b"), *sets, "--set", "train.finetune_epochs=2",
+                 "--from", str(tmp_path / "a" / "after-search.pt")]) == 0
+    second = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in second] == ["pretrain", "search", "finetune", "finetune"]
+    assert second[:2] == first[:2]
+    manifest = json.loads((tmp_path / "b" / "bundle" / "manifest.json").read_text())
+    assert manifest["provenance"]["config"]["resumedWithChanges"] == {"finetune_epochs": [1, 2]}
+    # A phase that has run may not change, and --from never overwrites a run.
+    assert main(["search", "--config", "tiny", "--out", str(tmp_path / "c"), *sets, "--set", "train.search_epochs=2",
+                 "--from", str(tmp_path / "a" / "after-search.pt")]) != 0
+    assert "train.search_epochs" in capsys.readouterr().err
+    assert main(["search", "--config", "tiny", "--out", str(tmp_path / "b"), *sets, "--from", str(tmp_path / "a" / "after-search.pt")]) != 0
+    assert "checkpoint.pt exists" in capsys.readouterr().err
+
+
 def test_cli_reports_missing_dataset_clearly(tmp_path, capsys):
     rc = main(["search", "--config", "tiny", "--out", str(tmp_path / "x"), "--set", f"data.root={tmp_path}/nope"])
     assert rc == 1
