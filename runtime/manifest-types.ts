@@ -90,6 +90,8 @@ export interface Manifest {
     config?: Record<string, unknown>;
     torch?: string;
     wallTimeSeconds?: number;
+    /** Where the training ran (machine, CPUs, torch threads or CUDA device), as recorded at export. */
+    hardware?: string;
   };
   golden?: string;
   /** The controller's most frequent paths on the validation split (most frequent first); compiled at load by tier 'auto'. */

@@ -123,7 +123,7 @@ export function formatInspect(r: InspectReport): string {
     `totals:      all modules ${si(r.totals.allModulesMacs)} MACs, ${si(r.totals.allModulesParams)} params; default chain ${si(r.totals.chainMacs)} MACs; controller ${si(r.totals.controllerMacs)} MACs`,
     `latency:     ${r.latency.method} on ${r.latency.device}${r.latency.measuredAt ? ` at ${r.latency.measuredAt}` : ''} (${r.latency.entries} entries, ${r.latency.unit})`,
     `accuracy:    ${a ? `${(a.top1 * 100).toFixed(2)}% top-1 on ${a.dataset}:${a.split} (${a.count} images)${a.meanMacs !== undefined ? `, mean ${si(a.meanMacs)} MACs` : ''}${a.distinctPaths !== undefined ? `, ${a.distinctPaths} paths` : ''}${a.measuredWith ? `, ${a.measuredWith}` : ''}` : 'not measured'}`,
-    `provenance:  ${p.data}; seed ${p.seed}; commit ${p.gitCommit}; created ${p.createdAt}${p.torch ? `; torch ${p.torch}` : ''}${p.wallTimeSeconds !== undefined ? `; ${p.wallTimeSeconds} s` : ''}`,
+    `provenance:  ${p.data}; seed ${p.seed}; commit ${p.gitCommit}; created ${p.createdAt}${p.torch ? `; torch ${p.torch}` : ''}${p.wallTimeSeconds !== undefined ? `; ${p.wallTimeSeconds} s` : ''}${p.hardware ? `; ${p.hardware}` : ''}`,
     `command:     ${p.command}`,
     `golden:      ${r.golden ?? 'none'}`,
   ].join('\n');

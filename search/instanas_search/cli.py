@@ -63,8 +63,12 @@ def calibrate_bn(searcher: Searcher, x: torch.Tensor) -> None:
     g.eval()
 
 
+def _overrides(args) -> List[str]:
+    return list(args.set) + ([f"train.device={args.device}"] if args.device else [])
+
+
 def cmd_search(args) -> int:
-    cfg = load_config(resolve_config_path(args.config), args.set)
+    cfg = load_config(resolve_config_path(args.config), _overrides(args))
     searcher = Searcher(cfg, args.out)
     if args.start_from:
         if (Path(args.out) / "checkpoint.pt").exists():
@@ -101,7 +105,7 @@ def _export_from(searcher: Searcher, cfg: ExperimentConfig, out: str, command: s
                 "count": len(searcher.data.test.labels), "meanMacs": round(test["test_macs"], 1),
                 "distinctPaths": test["test_paths"], "measuredWith": f"torch {torch.__version__} at export"}
     prov = provenance(f"{cfg.data.dataset} ({cfg.data.root}), val_size {cfg.data.val_size}", cfg.train.seed, command,
-                      cfg.to_dict(), searcher.wall)
+                      cfg.to_dict(), searcher.wall, device=str(searcher.device))
     if searcher.resume_changes:
         prov["config"]["resumedWithChanges"] = searcher.resume_changes  # {key: [before, after]}
     hot = None
@@ -127,7 +131,7 @@ def _verify(out: str) -> None:
 
 
 def cmd_export(args) -> int:
-    cfg = load_config(resolve_config_path(args.config), args.set)
+    cfg = load_config(resolve_config_path(args.config), _overrides(args))
     if args.random:
         torch.manual_seed(cfg.train.seed)
         searcher = Searcher(cfg, args.out)
@@ -174,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--config", default="fashion-mnist", help="config file, or a name in search/configs")
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set train.device=cuda (repeatable)")
+                        help="override one config key, e.g. --set train.lr=0.05 (repeatable)")
+        sp.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="where to train: short for --set train.device=... (default: the config's, auto)")
 
     s = sub.add_parser("search", help="run the search (or the static baseline) and export a bundle")
     common(s)

@@ -193,7 +193,9 @@ def batches(split: Split, batch_size: int, shuffle: bool, g: Optional[torch.Gene
             rank: int = 0, world: int = 1):
     n = len(split.labels)
     order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)
-    order = order[rank::world]  # each DDP rank takes its own share
+    # Each DDP rank takes its own share, all shares of one length (the last n % world samples of the order sit
+    # out this epoch): ranks with different batch counts would wait for each other's all-reduce forever.
+    order = order[:n - n % world][rank::world]
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         yield split.images[idx], split.labels[idx]

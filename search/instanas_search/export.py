@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import os
+import platform
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -223,10 +225,19 @@ def verify_with_runtime(bundle: str) -> Optional[str]:
     return r.stdout.strip()
 
 
-def provenance(data: str, seed: int, command: str, config: Dict[str, Any], wall: Optional[float] = None) -> Dict[str, Any]:
+def hardware(device: str = "cpu") -> str:
+    """Where this process trains, for the model card: machine, CPU count, and the torch threads or CUDA device."""
+    cpu = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{cpu}, CUDA {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    return f"{cpu}, {torch.get_num_threads()} torch threads"
+
+
+def provenance(data: str, seed: int, command: str, config: Dict[str, Any], wall: Optional[float] = None,
+               device: str = "cpu") -> Dict[str, Any]:
     p = {"data": data, "seed": seed, "command": command, "gitCommit": git_commit(),
          "createdAt": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-         "config": config, "torch": torch.__version__}
+         "config": config, "torch": torch.__version__, "hardware": hardware(device)}
     if wall is not None:
         p["wallTimeSeconds"] = round(wall, 1)
     return p

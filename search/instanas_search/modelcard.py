@@ -47,7 +47,7 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
     log: List[Dict[str, Any]] = []
     if run_dir and (run_dir / "log.jsonl").is_file():
         log = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines() if x.strip()]
-    chart = _chart(ev, bundle / "paths.png", m["name"]) if m["kind"] == "instanas" else None
+    chart = _chart(ev, bundle / "paths.png", m["name"])  # a static bundle's shows its one path
     wall = prov.get("wallTimeSeconds")
     threads = prov.get("config", {}).get("train", {}).get("threads", "?")  # as trained, from the provenance
     lines = [
@@ -59,8 +59,10 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         f"- Command (from `search/`): `{prov['command']}`",
         f"- Seed {prov['seed']}, torch {prov.get('torch', '?')}, git commit `{prov['gitCommit']}`, created {prov['createdAt']}.",
         f"- Training wall time: {wall / 60:.1f} min" if wall else "- Training wall time: not recorded",
-        f"- Hardware: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, training on {threads} torch "
-        f"thread{'s' if threads != 1 else ''} (`train.threads={threads}`).",
+        (f"- Hardware (recorded when the bundle was exported): {prov['hardware']}; `train.threads={threads}`."
+         if "hardware" in prov else
+         f"- Hardware: not recorded in the bundle (exported before 2026-11-30); `train.threads={threads}`, "
+         f"card written on {platform.machine()} with {os.cpu_count()} CPUs."),
         (f"- Latency table used by the search: {m['latency']['method']} ({m['latency']['device']})." if m["kind"] == "instanas"
          else f"- No search (static training); the manifest's latency table is a {m['latency']['method']}."), "",
         "## Results on the test set, measured through the TypeScript runtime (onnxruntime-node)", "",

@@ -39,6 +39,14 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def policy_loss(p: torch.Tensor, sampled: torch.Tensor, advantage: torch.Tensor, alpha: float,
+                entropy_w: float) -> torch.Tensor:
+    """Self-critical REINFORCE loss of the controller. p: [N, cells, options] keep probabilities; sampled: the
+    actions drawn from p' = explore(p, alpha), so their log-probability is taken under p'; advantage: [N],
+    reward(sampled) - reward(greedy). The entropy bonus keeps p from collapsing early."""
+    return -(advantage * log_prob(explore(p, alpha), sampled)).mean() - entropy_w * entropy(p).mean()
+
+
 def module_macs(graph: MetaGraph) -> Dict[str, int]:
     layout = graph.layout
     shapes = {"stem": (1, layout.in_ch) + layout.in_hw, "head": (1, layout.cells[-1].out_ch) + layout.cells[-1].out_hw}
@@ -314,9 +322,8 @@ class Searcher:
                              lb, ub, r.pos_w, r.neg_w, r.ub_slope)
             # Self-critical REINFORCE: the greedy path is the baseline of the sampled one.
             # The sampled actions came from p' = explore(p); their log-probability is taken under p'.
-            adv = r_s - r_g
             ent = entropy(p)
-            loss = -(adv * log_prob(explore(p, c.alpha), sampled)).mean() - r.entropy * ent.mean()
+            loss = policy_loss(p, sampled, r_s - r_g, c.alpha, r.entropy)
             self.ctrl_opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.world > 1:

@@ -5,6 +5,8 @@ import pytest
 from instanas_search.config import ConfigError, load_config
 from instanas_search.ops import build_op, list_ops
 
+from conftest import REPO
+
 
 def test_unknown_key_is_rejected_with_valid_names(tmp_path):
     p = tmp_path / "c.json"
@@ -35,3 +37,22 @@ def test_op_registry_lists_valid_names():
     assert {"mb_k3_e6", "mb_k3_e3", "mb_k5_e6", "mb_k5_e3", "plain_k3"} <= set(list_ops())
     with pytest.raises(KeyError, match="valid ops: .*mb_k3_e6"):
         build_op("mb_k9_e1", 8, 8, 1)
+
+
+CONFIGS = sorted((REPO / "search" / "configs").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_shipped_config_builds_its_search(path, tmp_path):
+    """Each experiment file loads and builds its meta-graph, controller and latency table (data swapped for the
+    synthetic set); cifar10's table is made on the deployment machine first, as the README says."""
+    from instanas_search.train import Searcher
+    cfg = load_config(str(path), ["data.dataset=synthetic", "data.synthetic_size=16", "train.threads=1"])
+    if path.stem == "cifar10":
+        with pytest.raises(FileNotFoundError, match="instanas profile"):
+            Searcher(cfg, str(tmp_path))
+        cfg = load_config(str(path), ["data.dataset=synthetic", "data.synthetic_size=16", "train.threads=1",
+                                      "reward.latency_table=", "reward.macs_proxy=true"])
+    s = Searcher(cfg, str(tmp_path))
+    assert s.graph.num_cells == 17 if path.stem != "tiny" else s.graph.num_cells > 0
+    assert s.bounds.lb <= s.bounds.ub_end <= s.bounds.ub_start or s.static

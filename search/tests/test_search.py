@@ -95,6 +95,7 @@ def test_from_a_phase_snapshot_reruns_only_later_phases(tmp_path, capsys):
                  "--from", str(tmp_path / "a" / "after-search.pt")]) == 0
     second = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert [r["phase"] for r in second] == ["pretrain", "search", "finetune", "finetune"]
+    assert (tmp_path / "b" / "training.png").stat().st_size > 0  # the plot of the log, written at the end
     assert second[:2] == first[:2]
     manifest = json.loads((tmp_path / "b" / "bundle" / "manifest.json").read_text())
     assert manifest["provenance"]["config"]["resumedWithChanges"] == {"finetune_epochs": [1, 2]}
