@@ -41,7 +41,9 @@ COPY --from=build --chown=root:root /app/models ./models
 COPY --from=build --chown=root:root /app/web/dist ./web/dist
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+# The check starts a node process: 10 s leaves room for a busy 2-core host (3 s timed out there while
+# the server answered; measured 2026-11-30 with a training running).
+HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and gets SIGTERM directly; `serve` drains and exits 0.
 CMD ["node", "bin/instanas.js", "serve", "--models", "models", "--host", "0.0.0.0"]
