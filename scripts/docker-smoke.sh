@@ -5,7 +5,8 @@ set -uo pipefail
 D=${DOCKER:-docker}
 IMG=${1:-instanas:test}
 $D rm -f instanas-smoke >/dev/null 2>&1
-$D run -d --name instanas-smoke -p 18080:8080 "$IMG" >/dev/null
+# RUN_ARGS: extra `docker run` flags, e.g. RUN_ARGS="--health-timeout 10s" to try a health setting without a rebuild.
+$D run -d --name instanas-smoke -p 18080:8080 ${RUN_ARGS:-} "$IMG" >/dev/null
 for i in $(seq 1 90); do
   s=$($D inspect -f '{{.State.Health.Status}}' instanas-smoke 2>/dev/null); [ "$s" = healthy ] && break; sleep 2
 done
