@@ -91,8 +91,8 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         lines += ["", "Most used paths (one character per cell, the bitmask of options that ran, base 32):", "",
                   "| path | share | MMACs |", "|---|---|---|"]
         lines += [f"| `{t['code']}` | {_pct(t['share'])} | {t['macs'] / 1e6:.2f} |" for t in ev["paths"]["top"]]
-        if chart:
-            lines += ["", f"![architecture usage]({chart})"]
+    if chart:  # a static bundle's chart shows its one path and the same MACs for every class
+        lines += ["", f"![architecture usage]({chart})"]
     if log:
         lines += ["", "## Training log (validation split)", "", "| phase | epoch | val acc | val MMACs | val paths | seconds |",
                   "|---|---|---|---|---|---|"]
