@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -71,12 +72,18 @@ def cmd_search(args) -> int:
     cfg = load_config(resolve_config_path(args.config), _overrides(args))
     searcher = Searcher(cfg, args.out)
     if args.start_from:
-        if (Path(args.out) / "checkpoint.pt").exists():
-            raise ConfigError(f"--from: {args.out}/checkpoint.pt exists; --from starts a new run folder (use --resume to continue one)")
-        if not Path(args.start_from).is_file():
-            raise ConfigError(f"--from: {args.start_from} is not a file (a run folder's after-<phase>.pt)")
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.start_from, Path(args.out) / "checkpoint.pt")
+        if searcher.rank == 0:  # one rank copies; the others wait at the barrier below
+            if (Path(args.out) / "checkpoint.pt").exists():
+                raise ConfigError(f"--from: {args.out}/checkpoint.pt exists; --from starts a new run folder (use --resume to continue one)")
+            if not Path(args.start_from).is_file():
+                raise ConfigError(f"--from: {args.start_from} is not a file (a run folder's after-<phase>.pt)")
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            tmp = Path(args.out) / "checkpoint.pt.from"
+            shutil.copyfile(args.start_from, tmp)
+            os.replace(tmp, Path(args.out) / "checkpoint.pt")  # never a half-written checkpoint
+        if searcher.world > 1:
+            import torch.distributed as dist
+            dist.barrier()
         args.resume = True  # the config check of resume() applies: only phases that have not begun may change
     if args.resume and searcher.resume():
         print(f"resumed from {args.out}/checkpoint.pt at phase {searcher.next[0]} epoch {searcher.next[1]}", file=sys.stderr)
