@@ -103,7 +103,7 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.onnx"):
         old.unlink()  # a re-export must not leave modules of another graph behind
-    graph = graph.cpu().eval()
+    graph = graph.cpu().eval().to(memory_format=torch.contiguous_format)  # the layout the traced graphs assume
     layout = graph.layout
     static = controller is None
     in_shape = (1, layout.in_ch) + layout.in_hw
@@ -132,7 +132,7 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
         "provenance": provenance,
     }
     if not static:
-        controller = controller.cpu().eval()
+        controller = controller.cpu().eval().to(memory_format=torch.contiguous_format)
         cmacs, cparams, cout = count_macs(controller, in_shape)
         _to_onnx(controller, in_shape, out / "controller.onnx", opset)
         manifest["controller"] = {"file": "controller.onnx", "inputShape": list(in_shape), "outputShape": list(cout),

@@ -15,6 +15,13 @@ from .ops import build_op, conv_bn
 from .space import SpaceLayout
 
 
+def _format_of(x: torch.Tensor) -> torch.memory_format:
+    """The layout of x, so the sums of a cell stay in it (a mixed NCHW + NHWC add would reorder every time)."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class Stem(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, stride: int):
         super().__init__()
@@ -88,16 +95,17 @@ class MetaGraph(nn.Module):
         out_shape = (n, spec.out_ch, spec.out_hw[0], spec.out_hw[1])
         any_sel = sel.sum(dim=1) > 0  # [N]
         if not subset:
-            out = torch.zeros(out_shape, dtype=x.dtype, device=x.device)
+            out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=_format_of(x)).zero_()
             for j, op in enumerate(options):
                 out = out + op(x) * sel[:, j].view(n, 1, 1, 1)
             if spec.shape_preserving:
                 out = out + x * (~any_sel).to(x.dtype).view(n, 1, 1, 1)
             return out
+        fmt = _format_of(x)
         if spec.shape_preserving:
             out = x * (~any_sel).to(x.dtype).view(n, 1, 1, 1)  # identity rows; selected rows start at 0
         else:
-            out = torch.zeros(out_shape, dtype=x.dtype, device=x.device)
+            out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=fmt).zero_()
         for j, op in enumerate(options):
             rows = sel[:, j].nonzero(as_tuple=True)[0]
             if rows.numel() == 0:
@@ -105,7 +113,9 @@ class MetaGraph(nn.Module):
             if rows.numel() == n:
                 out = out + op(x)
             else:
-                out = out.index_add(0, rows, op(x.index_select(0, rows)))
+                # index_select and out-of-place index_add return NCHW: keep the subset and the sum in x's layout.
+                sub = x.index_select(0, rows).contiguous(memory_format=fmt)
+                out = out.index_add_(0, rows, op(sub))  # out is this cell's own tensor, never saved for backward
         return out
 
     def modules_for_export(self) -> List[tuple]:

@@ -39,6 +39,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def pick_memory_format(name: str, device: torch.device) -> torch.memory_format:
+    formats = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+    if name == "auto":
+        return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    if name not in formats:
+        raise ValueError(f"train.memory_format: {name!r} is not one of auto, channels_last, contiguous")
+    return formats[name]
+
+
 def policy_loss(p: torch.Tensor, sampled: torch.Tensor, advantage: torch.Tensor, alpha: float,
                 entropy_w: float) -> torch.Tensor:
     """Self-critical REINFORCE loss of the controller. p: [N, cells, options] keep probabilities; sampled: the
@@ -81,11 +90,13 @@ class Searcher:
         self.data = data or load_dataset(cfg.data, t.seed)
         c, h, w = self.data.shape
         self.layout = build_layout(cfg.space, c, (h, w), len(self.data.labels))
-        self.graph = MetaGraph(self.layout).to(self.device)
+        # NHWC activations let oneDNN run the depthwise and 1x1 convolutions without layout reorders.
+        self.memory_format = pick_memory_format(t.memory_format, self.device)
+        self.graph = MetaGraph(self.layout).to(self.device, memory_format=self.memory_format)
         self.static = t.mode == "static"
         self.controller: Optional[Controller] = None
         if not self.static:
-            self.controller = Controller(cfg.controller, c, (h, w), self.graph.num_cells, self.graph.num_options).to(self.device)
+            self.controller = Controller(cfg.controller, c, (h, w), self.graph.num_cells, self.graph.num_options).to(self.device, memory_format=self.memory_format)
         self.macs = module_macs(self.graph)
         self.latency = self._latency_table()
         self.cost = PathCost(self.graph, self.latency.table)
@@ -196,10 +207,10 @@ class Searcher:
 
     # Keys a resumed run may change: where to run, and the length of phases that have not begun yet
     # (a phase in progress keeps its length, since its LR schedule depends on it).
-    _FREE_KEYS = ("device", "threads")
+    _FREE_KEYS = ("device", "threads", "memory_format")
     _PHASE_KEYS = {"pretrain": ("pretrain_epochs", "pretrain_full_epochs", "keep_prob_end"),
                    "search": ("search_epochs", "controller_passes", "controller_batches"),
-                   "finetune": ("finetune_epochs",)}
+                   "finetune": ("finetune_epochs", "finetune_lr")}
 
     def _check_resumable(self, st: Dict[str, Any], path: Path) -> None:
         saved, now = dict(st["config"]), self.cfg.to_dict()
@@ -224,7 +235,7 @@ class Searcher:
     def _x(self, images: torch.Tensor, train: bool, g: torch.Generator) -> torch.Tensor:
         if train and self.cfg.data.augment:
             images = augment(images, 2 if images.shape[-1] <= 28 else 4, g)
-        return normalize(images.to(self.device), self.data.mean, self.data.std)
+        return normalize(images.to(self.device), self.data.mean, self.data.std).contiguous(memory_format=self.memory_format)
 
     def _keep_prob(self, epoch: int) -> float:
         t = self.cfg.train

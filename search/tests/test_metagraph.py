@@ -63,3 +63,29 @@ def test_compute_only_table_subtracts_the_per_run_overhead(tmp_path):
     f.write_text('{"unit": "ms", "method": "m", "device": "d", "table": {"stem": 0.025}}')
     with pytest.raises(ValueError, match="overheadMs"):
         LatencyTable.from_file(str(f)).compute_only()
+
+
+def test_channels_last_gives_the_same_outputs_and_gradients_and_keeps_its_layout(tiny_cfg):
+    # Training runs NHWC on CPU (train.memory_format=auto); it must compute the same function as NCHW.
+    base = _graph(tiny_cfg).eval()
+    nhwc = _graph(tiny_cfg).eval().to(memory_format=torch.channels_last)
+    nhwc.load_state_dict(base.state_dict())
+    x = torch.randn(10, 1, 28, 28, dtype=torch.float64)
+    policy = (torch.rand(10, base.num_cells, base.num_options) < 0.4).double()
+    policy[0] = 0  # identity and default-option rules
+    outs, grads = [], []
+    for g, xx in ((base, x), (nhwc, x.contiguous(memory_format=torch.channels_last))):
+        y = g(xx, policy)
+        (y * torch.arange(y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        outs.append(y.detach())
+        grads.append(torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
+                                for p in g.parameters()]))
+    assert torch.allclose(outs[0], outs[1], atol=1e-10)
+    assert torch.allclose(grads[0], grads[1], atol=1e-9)
+    # A cell's sum stays NHWC (no reorder per option): the stem's output and the cells' outputs keep the layout.
+    h = nhwc.stem(x.contiguous(memory_format=torch.channels_last))
+    ex = nhwc.resolve(policy)
+    for i, options in enumerate(nhwc.cells):
+        h = nhwc._cell(i, options, h, ex[:, i], True)
+        if h.shape[-1] > 1:
+            assert h.is_contiguous(memory_format=torch.channels_last), f"cell {i} left NHWC"

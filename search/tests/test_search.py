@@ -71,9 +71,13 @@ def test_resume_may_shorten_phases_not_yet_begun(tiny_cfg, tmp_path):
 
     with pytest.raises(Kill):
         s.run(stop)
+    lr = tiny_cfg.train.finetune_lr
     tiny_cfg.train.finetune_epochs = 1
+    tiny_cfg.train.finetune_lr = lr / 2  # the fine-tuning's own LR: its phase has not begun
+    tiny_cfg.train.memory_format = "contiguous"  # where to run, like device and threads
     r = Searcher(tiny_cfg, str(tmp_path / "r"))
-    assert r.resume() and r.resume_changes == {"finetune_epochs": [3, 1]}
+    assert r.resume() and r.resume_changes == {"finetune_epochs": [3, 1], "finetune_lr": [lr, lr / 2],
+                                               "memory_format": ["auto", "contiguous"]}
     assert [row["phase"] for row in r.run()] == ["pretrain", "search", "finetune"]
     tiny_cfg.train.search_epochs = 2  # a phase that has run may not change
     with pytest.raises(ValueError, match="train.search_epochs"):

@@ -8,7 +8,7 @@ from torch import nn
 from instanas_search.cli import _overrides, main
 from instanas_search.data import Split, batches
 from instanas_search.ops import build_op
-from instanas_search.train import Searcher, pick_device, policy_loss
+from instanas_search.train import Searcher, pick_device, pick_memory_format, policy_loss
 
 
 def test_keep_prob_starts_at_one_and_anneals_to_keep_prob_end(tiny_cfg, tmp_path):
@@ -82,3 +82,11 @@ def test_plain_block_is_two_convs_relu_then_relu6_without_residual():
                 last = m
         last.weight.zero_()
         assert torch.count_nonzero(op(x) - x) > 0 and float(op(x).abs().max()) <= 6.0
+
+
+def test_memory_format_auto_is_nhwc_on_cpu_and_errors_name_the_key():
+    assert pick_memory_format("auto", torch.device("cpu")) == torch.channels_last
+    assert pick_memory_format("auto", torch.device("cuda")) == torch.contiguous_format  # not measured on GPUs
+    assert pick_memory_format("contiguous", torch.device("cpu")) == torch.contiguous_format
+    with pytest.raises(ValueError, match="train.memory_format"):
+        pick_memory_format("nhwc", torch.device("cpu"))
