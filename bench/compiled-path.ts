@@ -8,6 +8,7 @@
 //   npx vite-node bench/compiled-path.ts --bundle /tmp/b17 [--images 1000] [--paths 5] [--iters 400] [--run <search dir>] [--floor dir]
 // The floor is written by bench/export_static_path.py (torch, /usr/bin/python3) into --floor (default $TMPDIR/instanas-floor/<bundle folder name>).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -41,8 +42,10 @@ for (let i = 0; i < inputs.length; i += 100) {
 const top = [...uses.entries()].sort((x, y) => y[1].count - x[1].count).slice(0, a.paths);
 console.log(`${a.bundle}: ${m.graph.cells.length} cells, ${inputs.length} images, ${uses.size} distinct paths; ${engine.name}, batch 1, 1 thread`);
 
-// Floors are cached between runs; a stale one (bundle re-exported) fails the logits check below.
-const floorDir = a.floor || path.join(os.tmpdir(), 'instanas-floor', path.basename(path.resolve(a.bundle)));
+// Floors are cached between runs, per bundle content: the folder name alone let a re-exported bundle meet the
+// floors of its predecessor (same path codes, other weights), which the logits check below then refused.
+const bundleId = createHash('sha256').update(readFileSync(path.join(a.bundle, 'manifest.json'))).digest('hex').slice(0, 12);
+const floorDir = a.floor || path.join(os.tmpdir(), 'instanas-floor', `${path.basename(path.resolve(a.bundle))}-${bundleId}`);
 const missing = top.filter(([code]) => !existsSync(path.join(floorDir, `${code}.onnx`)));
 if (missing.length) {
   const cmd = ['bench/export_static_path.py', '--bundle', a.bundle, '--out', floorDir, '--paths', missing.map(([c]) => c).join(',')];

@@ -65,13 +65,14 @@ def rebuild(manifest, run):
     prov = manifest["provenance"]
     with tempfile.TemporaryDirectory() as tmp:
         cfg_file = Path(tmp) / "config.json"
-        cfg_file.write_text(json.dumps(prov["config"]))
+        config = {k: v for k, v in prov["config"].items() if k != "resumedWithChanges"}  # a record, not a config key
+        cfg_file.write_text(json.dumps(config))
         cfg = load_config(str(cfg_file))
         if run:
             searcher = Searcher(cfg, run)
             if not searcher.resume():
                 raise SystemExit(f"--run {run}: no checkpoint.pt there")
-            return searcher.graph.cpu().eval()
+            return searcher.graph.cpu().eval().to(memory_format=torch.contiguous_format)
         if "--random" not in prov["command"]:
             raise SystemExit("bundle was not exported with --random: pass --run <search output folder>")
         # The same steps, in the same order, as cmd_export's --random branch (the RNG stream must match).
@@ -83,7 +84,7 @@ def rebuild(manifest, run):
         if searcher.controller is not None:
             searcher.controller.fc.weight.data.mul_(spread)
         calibrate_bn(searcher, x)
-        return searcher.graph.cpu().eval()
+        return searcher.graph.cpu().eval().to(memory_format=torch.contiguous_format)
 
 
 def main() -> int:
