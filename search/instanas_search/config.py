@@ -70,7 +70,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
     threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
-    memory_format: str = "auto"  # auto | channels_last | contiguous; auto: channels_last on CPU (1.3-1.9x faster training on 2 cores, bench/train_memory_format.py), contiguous on CUDA (not measured there)
+    memory_format: str = "auto"  # auto | channels_last | contiguous; auto: channels_last on CPU (1.4-1.7x faster training steps on 2 cores, bench/train_memory_format.py), contiguous on CUDA (not measured there)
     batch_size: int = 128
     lr: float = 0.1  # SGD with momentum, cosine decay per phase
     momentum: float = 0.9
