@@ -72,7 +72,7 @@ def rebuild(manifest, run):
             searcher = Searcher(cfg, run)
             if not searcher.resume():
                 raise SystemExit(f"--run {run}: no checkpoint.pt there")
-            return searcher.graph.cpu().eval().to(memory_format=torch.contiguous_format)
+            return searcher.graph.cpu().eval()
         if "--random" not in prov["command"]:
             raise SystemExit("bundle was not exported with --random: pass --run <search output folder>")
         # The same steps, in the same order, as cmd_export's --random branch (the RNG stream must match).
@@ -84,7 +84,7 @@ def rebuild(manifest, run):
         if searcher.controller is not None:
             searcher.controller.fc.weight.data.mul_(spread)
         calibrate_bn(searcher, x)
-        return searcher.graph.cpu().eval().to(memory_format=torch.contiguous_format)
+        return searcher.graph.cpu().eval()
 
 
 def main() -> int:
@@ -96,7 +96,7 @@ def main() -> int:
     a = p.parse_args()
     manifest = json.loads((Path(a.bundle) / "manifest.json").read_text())
     counts = [len(c["options"]) for c in manifest["graph"]["cells"]]
-    graph = rebuild(manifest, a.run)
+    graph = rebuild(manifest, a.run).to(memory_format=torch.contiguous_format)  # training's NHWC is not the traced layout
     opset = int(manifest["provenance"]["config"].get("export", {}).get("opset", 13))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -94,14 +94,14 @@ class MetaGraph(nn.Module):
         n = x.shape[0]
         out_shape = (n, spec.out_ch, spec.out_hw[0], spec.out_hw[1])
         any_sel = sel.sum(dim=1) > 0  # [N]
+        fmt = _format_of(x)
         if not subset:
-            out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=_format_of(x)).zero_()
+            out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=fmt).zero_()
             for j, op in enumerate(options):
                 out = out + op(x) * sel[:, j].view(n, 1, 1, 1)
             if spec.shape_preserving:
                 out = out + x * (~any_sel).to(x.dtype).view(n, 1, 1, 1)
             return out
-        fmt = _format_of(x)
         if spec.shape_preserving:
             out = x * (~any_sel).to(x.dtype).view(n, 1, 1, 1)  # identity rows; selected rows start at 0
         else:

@@ -8,6 +8,10 @@ from instanas_search.space import build_layout
 from instanas_search.train import module_macs
 
 
+def _flat_grads(g):
+    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype) for p in g.parameters()])
+
+
 def _graph(tiny_cfg):
     return MetaGraph(build_layout(tiny_cfg.space, 1, (28, 28), 8)).double()
 
@@ -24,8 +28,7 @@ def test_subset_compute_matches_masked_full_batch_outputs_and_gradients(tiny_cfg
         y = g(x, policy, subset=subset)
         (y * torch.arange(y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
         outs.append(y.detach())
-        grads.append(torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
-                                for p in g.parameters()]))
+        grads.append(_flat_grads(g))
     assert torch.allclose(outs[0], outs[1], atol=1e-10)
     assert torch.allclose(grads[0], grads[1], atol=1e-9)
     assert grads[0].abs().sum() > 0
@@ -78,8 +81,7 @@ def test_channels_last_gives_the_same_outputs_and_gradients_and_keeps_its_layout
         y = g(xx, policy)
         (y * torch.arange(y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
         outs.append(y.detach())
-        grads.append(torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
-                                for p in g.parameters()]))
+        grads.append(_flat_grads(g))
     assert torch.allclose(outs[0], outs[1], atol=1e-10)
     assert torch.allclose(grads[0], grads[1], atol=1e-9)
     # A cell's sum stays NHWC (no reorder per option): the stem's output and the cells' outputs keep the layout.
