@@ -7,8 +7,11 @@ import type { PathCacheOptions } from './path-cache.js';
 
 /** 'modules': tier 1 only; 'auto': frequent paths compiled in the background; 'compiled': compile on first use and wait. */
 export type TierMode = 'modules' | 'compiled' | 'auto';
-/** Which tier produced a result: module by module, or one compiled graph of the path. */
-export type Tier = 'modules' | 'compiled';
+/**
+ * Which tier produced a result: module by module, one compiled graph of the path, or the routed graph
+ * that runs a mixed-path batch in one session run (runtime/routed.ts).
+ */
+export type Tier = 'modules' | 'compiled' | 'routed';
 
 /** Options of InstaModel; every field is optional, defaults in DEFAULT_OPTIONS. */
 export interface ModelOptions {
@@ -31,7 +34,20 @@ export interface ModelOptions {
    * them in ~2% of images, and in the browser (one thread) that compile landed on a request.
    */
   precompile: number;
+  /**
+   * The routed graph (tier 3, runtime/routed.ts) for batches whose rows took different paths: 'hot' covers
+   * the bundle's hot paths with a share of at least ROUTED_MIN_SHARE; a list covers those path codes; 'off'
+   * groups every batch by path. Unused with tier 'modules' and for static bundles. Default 'hot'.
+   */
+  routed: 'hot' | 'off' | readonly string[];
 }
+
+/**
+ * Hot paths rarer than this (share of validation images) stay out of the routed graph: each routed option
+ * costs every batch a few nodes even when no row takes it, and a path seen in one image in a thousand
+ * saves less than that. Its rows take tier 1 or 2.
+ */
+export const ROUTED_MIN_SHARE = 0.001;
 
 export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   threads: 1,
@@ -41,6 +57,7 @@ export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   tier: 'auto',
   cache: Object.freeze({}),
   precompile: 32,
+  routed: 'hot',
 });
 
 /** What the model needs from a bundle, independent of where it lives. */

@@ -37,6 +37,8 @@ export async function loadBundle(base: string, engine: Engine, options: Partial<
       engine,
       readFile: async (name) => new Uint8Array(await (await fetchOk(new URL(name, source).href)).arrayBuffer()),
     },
-    options,
+    // The page classifies one image at a time, so the routed graph (mixed-path batches) would only cost
+    // load time and memory.
+    { routed: 'off', ...options },
   );
 }
