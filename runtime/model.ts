@@ -19,7 +19,7 @@ import {
   type Tier,
   type Timings,
 } from './model-types.js';
-import { softmax, topK } from './predict.js';
+import { toResults, type BatchOutput } from './results.js';
 
 export * from './model-types.js';
 
@@ -53,13 +53,6 @@ function gather(t: Tensor, rows: readonly number[]): Tensor {
   const data = new Float32Array(rows.length * size);
   rows.forEach((r, i) => data.set(t.data.subarray(r * size, (r + 1) * size), i * size));
   return { data, dims: [rows.length, ...t.dims.slice(1)] };
-}
-
-/** Float32Array -> number[] with a plain loop: Array.from goes through the iterator protocol and showed up in profiles. */
-function toNumbers(a: Float32Array): number[] {
-  const out = new Array<number>(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i];
-  return out;
 }
 
 /** One macrotask turn: setImmediate in node (I/O callbacks run first), setTimeout elsewhere. */
@@ -239,10 +232,13 @@ export class InstaModel {
    */
   async route(tensor: Float32Array, dims: readonly number[]): Promise<{ probs: number[][] | null; paths: Path[]; controllerMs: number }> {
     this.checkInput(tensor, dims);
-    return this.routeChecked({ data: tensor, dims });
+    const { probs, paths, controllerMs } = await this.routeChecked({ data: tensor, dims });
+    const w = probs ? probs.length / paths.length : 0;
+    return { probs: probs ? paths.map((_, i) => Array.from(probs.subarray(i * w, (i + 1) * w))) : null, paths, controllerMs };
   }
 
-  private async routeChecked(x: Tensor): Promise<{ probs: number[][] | null; paths: Path[]; controllerMs: number }> {
+  /** probs: the controller's output [n, Σ options], row-major, in a buffer of its own (null without a controller). */
+  private async routeChecked(x: Tensor): Promise<{ probs: Float32Array | null; paths: Path[]; controllerMs: number }> {
     const n = x.dims[0];
     if (!this.controller) {
       const cells = staticCells(this.rules);
@@ -254,14 +250,10 @@ export class InstaModel {
     const total = this.optionCounts.reduce((a, b) => a + b, 0);
     if (y.dims.length !== 2 || y.dims[0] !== n || y.dims[1] !== total)
       throw new Error(`controller output has dims [${y.dims.join(',')}], expected [${n},${total}]`);
-    const probs: number[][] = [];
     const paths: Path[] = [];
-    for (let i = 0; i < n; i++) {
-      const row = y.data.subarray(i * total, (i + 1) * total);
-      probs.push(toNumbers(row));
-      paths.push(makePath(this.manifest, selectCells(row, this.rules, this.threshold)));
-    }
-    return { probs, paths, controllerMs };
+    for (let i = 0; i < n; i++) paths.push(makePath(this.manifest, selectCells(y.data.subarray(i * total, (i + 1) * total), this.rules, this.threshold)));
+    // A copy: the engine's output buffer may be shared, and this one can be transferred to another thread.
+    return { probs: y.data.slice(0, n * total), paths, controllerMs };
   }
 
   /** Runs cells and head for a batch (stem output) that shares one path; returns logits [n, labels]. */
@@ -293,11 +285,24 @@ export class InstaModel {
    * Returns one result per input, in order.
    */
   async classify(tensor: Float32Array, dims: readonly number[], opts: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    const { out, paths } = await this.run(tensor, dims, opts);
+    return toResults(out, this.manifest.labels, this.options.topk, paths);
+  }
+
+  /**
+   * classify() without building the result objects: logits and probabilities as typed arrays, paths as codes
+   * (what a worker thread sends back; runtime/results.ts turns it into results).
+   */
+  async classifyBatch(tensor: Float32Array, dims: readonly number[], opts: ClassifyOptions = {}): Promise<BatchOutput> {
+    return (await this.run(tensor, dims, opts)).out;
+  }
+
+  private async run(tensor: Float32Array, dims: readonly number[], opts: ClassifyOptions): Promise<{ out: BatchOutput; paths: Path[] }> {
     const t0 = now();
     this.checkInput(tensor, dims);
     const x: Tensor = { data: tensor, dims };
     const n = dims[0];
-    let probs: number[][] | null = null;
+    let probs: Float32Array | null = null;
     let paths: Path[];
     let controllerMs = 0;
     if (opts.path !== undefined) {
@@ -317,7 +322,8 @@ export class InstaModel {
       else groups.set(p.code, [i]);
     });
     const labels = this.manifest.labels;
-    const logits: Float32Array[] = new Array(n);
+    const nl = labels.length;
+    const logits = new Float32Array(n * nl);
     const tiers: Tier[] = new Array(n);
     // Tier 3: two or more covered paths in this batch run together in the routed graph, one session run.
     if (this.routed && groups.size > 1) {
@@ -337,7 +343,7 @@ export class InstaModel {
         if (!y || y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
           throw new Error(`routed graph output has dims [${y?.dims.join(',')}], expected [${rows.length},${labels.length}]`);
         rows.forEach((r, i) => {
-          logits[r] = y.data.slice(i * labels.length, (i + 1) * labels.length);
+          logits.set(y.data.subarray(i * nl, (i + 1) * nl), r * nl);
           tiers[r] = 'routed';
         });
       }
@@ -352,7 +358,7 @@ export class InstaModel {
       }
       if (y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
         throw new Error(`head output has dims [${y.dims.join(',')}], expected [${rows.length},${labels.length}]`);
-      rows.forEach((r, i) => (logits[r] = y.data.slice(i * labels.length, (i + 1) * labels.length)));
+      rows.forEach((r, i) => logits.set(y.data.subarray(i * nl, (i + 1) * nl), r * nl));
     }
     const childMs = now() - t1;
     const timings: Timings = { controllerMs, childMs, totalMs: now() - t0 };
@@ -362,23 +368,7 @@ export class InstaModel {
     if (this.cache?.busy) await yieldToEventLoop();
 
     const controllerMacs = probs ? (this.manifest.controller?.macs ?? 0) : 0;
-    const k = Math.min(this.options.topk, labels.length);
-    return logits.map((l, i) => {
-      const topk = topK(softmax(l), k, labels);
-      const best = topk[0];
-      return {
-        label: best.label,
-        index: best.index,
-        probability: best.probability,
-        topk,
-        logits: toNumbers(l),
-        path: paths[i],
-        controllerMacs,
-        controllerProbs: probs ? probs[i] : null,
-        tier: tiers[i],
-        timings: { ...timings },
-      };
-    });
+    return { out: { logits, probs, codes: paths.map((p) => p.code), tiers, controllerMacs, timings }, paths };
   }
 
   /** Compiled-path cache counters; null with tier 'modules'. */

@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { loadManifest } from './manifest-node.js';
 import type { Manifest } from './manifest-types.js';
-import type { ClassifyResult, ModelOptions } from './model.js';
+import { DEFAULT_OPTIONS, type ClassifyResult, type ModelOptions } from './model-types.js';
+import { PathBook, toResults } from './results.js';
 import { Scheduler, type QueueTimings, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-node.js';
 import { spawnWorker } from './worker-spawn-node.js';
@@ -81,6 +82,8 @@ interface Slot {
 }
 
 export class WorkerPool {
+  /** Path records by code, for the results built from the workers' batch outputs. */
+  private readonly paths: PathBook;
   readonly ready: Promise<void>;
   private readonly slots: Slot[] = [];
   private readonly scheduler: Scheduler<ClassifyResult>;
@@ -99,6 +102,7 @@ export class WorkerPool {
     private readonly dir: string,
     readonly options: Readonly<PoolOptions>,
   ) {
+    this.paths = new PathBook(manifest);
     const m = manifest.input;
     const { maxBatchSize, maxQueueDelayMs, maxQueue, timeoutMs } = options;
     this.scheduler = new Scheduler<ClassifyResult>((batch, dims) => this.execute(batch, dims), [m.channels, m.height, m.width], {
@@ -171,7 +175,14 @@ export class WorkerPool {
     slot.calls.delete(msg.id);
     if (msg.type === 'result') {
       if (msg.cache) slot.cache = msg.cache;
-      call?.resolve(msg.results);
+      if (call) {
+        try {
+          const paths = msg.out.codes.map((c) => this.paths.get(c));
+          call.resolve(toResults(msg.out, this.manifest.labels, this.options.model.topk ?? DEFAULT_OPTIONS.topk, paths));
+        } catch (err) {
+          call.reject(new Error(`worker ${slot.index}: malformed result: ${(err as Error).message}`));
+        }
+      }
     }
     else call?.reject(new Error(`worker ${slot.index}: ${msg.message}`));
     this.wakeWaiting();

@@ -4,7 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { loadModel } from './model-node.js';
-import type { ClassifyResult, ModelOptions } from './model.js';
+import type { ModelOptions } from './model.js';
+import { transferables, type BatchOutput } from './results.js';
 
 export interface WorkerInit {
   dir: string;
@@ -19,8 +20,12 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; engine: string }
-  /** cache: this worker's cumulative compiled-path cache counters (null with tier 'modules'). */
-  | { type: 'result'; id: number; results: ClassifyResult[]; cache: { hits: number; misses: number } | null }
+  /**
+   * out: the batch's results as typed arrays (their buffers transferred, not cloned); the pool builds the
+   * result objects (runtime/results.ts). cache: this worker's cumulative compiled-path cache counters (null
+   * with tier 'modules').
+   */
+  | { type: 'result'; id: number; out: BatchOutput; cache: { hits: number; misses: number } | null }
   | { type: 'error'; id: number; message: string };
 
 async function main(port: MessagePort, init: WorkerInit): Promise<void> {
@@ -33,11 +38,11 @@ async function main(port: MessagePort, init: WorkerInit): Promise<void> {
     else if (msg.type === 'run') {
       if (crash === 'exit') process.exit(7); // in a worker this ends only the thread
       if (crash === 'throw') throw new Error('crash requested by test');
-      model.classify(msg.data, msg.dims).then(
-        (results) => {
+      model.classifyBatch(msg.data, msg.dims).then(
+        (out) => {
           const c = model.cacheStats();
           const cache = c ? { hits: c.hits, misses: c.misses } : null;
-          port.postMessage({ type: 'result', id: msg.id, results, cache } satisfies FromWorker);
+          port.postMessage({ type: 'result', id: msg.id, out, cache } satisfies FromWorker, transferables(out));
         },
         // Bad input or an ORT failure fails this batch only; the worker stays up.
         (err: unknown) => port.postMessage({ type: 'error', id: msg.id, message: (err as Error)?.message ?? String(err) } satisfies FromWorker),

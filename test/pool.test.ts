@@ -46,6 +46,15 @@ describe('WorkerPool', SLOW, () => {
       const diff = Math.max(...results[i].logits.map((v, k) => Math.abs(v - ref.logits[k])));
       expect(diff, `input ${i} logits`).toBeLessThan(1e-5);
       expect(results[i].timings.queueMs).toBeGreaterThanOrEqual(0);
+      // The worker sends typed arrays and codes; the result the pool builds from them has every field
+      // classify() gives (a batch may run another tier, and timings differ).
+      const { timings: _t, tier: _r, logits: _l, topk, controllerProbs, ...rest } = results[i];
+      const { timings: _t2, tier: _r2, logits: _l2, topk: refTopk, controllerProbs: refProbs, ...refRest } = ref;
+      expect(rest, `input ${i}`).toEqual({ ...refRest, probability: rest.probability });
+      expect(Math.abs(rest.probability - refRest.probability)).toBeLessThan(1e-6);
+      expect(topk.map((t) => t.index)).toEqual(refTopk.map((t) => t.index));
+      expect(controllerProbs!.length).toBe(refProbs!.length);
+      expect(Math.max(...controllerProbs!.map((v, k) => Math.abs(v - refProbs![k])))).toBeLessThan(1e-6);
     }
     const st = pool.stats();
     expect(st.completed).toBe(n);
