@@ -86,6 +86,12 @@ export class Metrics {
     labelNames: ['model', 'path'],
     registers: [this.registry],
   });
+  readonly tiers = new client.Counter({
+    name: 'instanas_inferences_by_tier_total',
+    help: 'Classified inputs by model and the execution tier that ran them: modules (one session per module), compiled (one graph per path), routed (one graph for a mixed-path batch).',
+    labelNames: ['model', 'tier'],
+    registers: [this.registry],
+  });
   readonly rejected = new client.Counter({
     name: 'instanas_rejected_requests_total',
     help: 'Requests refused before inference, by reason.',
@@ -156,5 +162,6 @@ export class Metrics {
     const [label, evicted] = labeler.observe(r.path.code);
     if (evicted !== undefined) this.inferences.remove({ model, path: evicted });
     this.inferences.inc({ model, path: label });
+    this.tiers.inc({ model, tier: r.tier });
   }
 }

@@ -172,6 +172,7 @@ describe('GET /metrics and /', () => {
     // The in-process back end reports its compiled-path cache: every classify above was a hit or a miss.
     const cache = (kind: string) => Number(new RegExp(`instanas_path_cache_${kind}_total\\{model="tiny-b"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
     expect(cache('hits') + cache('misses')).toBeGreaterThanOrEqual(3);
+    expect(text).toMatch(/instanas_inferences_by_tier_total\{model="tiny-b",tier="(modules|compiled|routed)"\} [1-9]/);
     const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find(existsSync);
     if (!promtool) {
       console.warn('SKIPPED promtool check: promtool is not installed (apt-get install prometheus)');
