@@ -30,6 +30,8 @@ floor=()
 run compiled-path vn bench/compiled-path.ts --bundle $A --images "$(n 2000 300)" --iters "$(n 400 60)" --warmup 40 "${floor[@]}"
 run throughput vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)"
 run throughput-b16 vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)" --maxBatchSize 16 --concurrency 32
+run throughput-b32 vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)" --maxBatchSize 32 --concurrency 64
+run routed-overhead vn bench/routed-overhead.ts --bundle $A --batch 16 --rounds "$(n 3 1)"
 run event-loop vn bench/event-loop.ts --bundle $A --rounds "$(n 4 1)"
 run rss vn bench/rss.ts --bundle $A --total "$(n 100000 5000)" --every "$(n 10000 1000)"
 run server-load vn bench/server-load.ts --requests "$(n 2000 200)" --rounds "$(n 3 1)" --concurrency 8
