@@ -19,8 +19,11 @@ import { moduleLoader, Stitcher, sumPrefix, yieldSometimes, type ReadFile } from
 export type RoutedCell =
   /** Every covered path runs exactly these options ([] = identity): no routing. */
   | { kind: 'fixed'; options: readonly number[] }
-  /** Each row runs its own subset of `options`; `identity`: an empty subset (the input passes through) occurs. */
-  | { kind: 'routed'; options: readonly number[]; identity: boolean };
+  /**
+   * Each row runs its own subset of `options`; `identity`: an empty subset (the input passes through) occurs;
+   * `multi`: some covered path runs two or more options here (rows are then summed, else each row picks one value).
+   */
+  | { kind: 'routed'; options: readonly number[]; identity: boolean; multi: boolean };
 
 export interface RoutedPlan {
   cells: readonly RoutedCell[];
@@ -44,7 +47,7 @@ export function planRouted(manifest: Manifest, codes: readonly string[]): Routed
     const sets = new Set(paths.map((p) => p[ci].join(',')));
     if (sets.size === 1) return { kind: 'fixed', options: paths[0][ci] };
     const union = [...new Set(paths.flatMap((p) => p[ci]))].sort((a, b) => a - b);
-    return { kind: 'routed', options: union, identity: paths.some((p) => p[ci].length === 0) };
+    return { kind: 'routed', options: union, identity: paths.some((p) => p[ci].length === 0), multi: paths.some((p) => p[ci].length > 1) };
   });
   return { cells, codes: [...codes] };
 }
@@ -54,6 +57,7 @@ export function covers(plan: RoutedPlan, cells: readonly (readonly number[])[]):
   return plan.cells.every((c, ci) => {
     const got = cells[ci];
     if (c.kind === 'fixed') return got.length === c.options.length && got.every((o, k) => o === c.options[k]);
+    if (got.length > 1 && !c.multi) return false;
     return got.length === 0 ? c.identity : got.every((o) => c.options.includes(o));
   });
 }
@@ -98,7 +102,8 @@ export function routedFeeds(plan: RoutedPlan, x: Tensor, rows: readonly (readonl
         pick[i * width + j] = start[k] + seen[k]++;
       });
     }
-    feeds[pickInput(ci)] = { data: pick, dims: [n, width] };
+    // A cell without summed options takes one pick per row: [N], and the graph has no sum to do.
+    feeds[pickInput(ci)] = { data: pick, dims: c.multi ? [n, width] : [n] };
   });
   return feeds;
 }
@@ -171,9 +176,14 @@ export async function compileRouted(manifest: Manifest, readFile: ReadFile, plan
       parts.push(s.add(cell.options[o], await load(cell.options[o]), `${p}in${o}`));
       await yieldSometimes(clock);
     }
-    inputs.push(floatInput(pickInput(ci), ['n', `picks${ci}`]));
+    inputs.push(floatInput(pickInput(ci), c.multi ? ['n', `picks${ci}`] : ['n']));
     s.nodes.push(node('Concat', parts, `${p}all`, `${p}concat`, [intAttr('axis', 0)]));
     s.nodes.push(node('Cast', [pickInput(ci)], `${p}pick`, `${p}castpick`, [intAttr('to', INT64)]));
+    if (!c.multi) {
+      h = `${p}picked`;
+      s.nodes.push(node('Gather', [`${p}all`, `${p}pick`], h, `${p}gatherpick`, [intAttr('axis', 0)])); // [N, C, H, W]
+      continue;
+    }
     s.nodes.push(node('Gather', [`${p}all`, `${p}pick`], `${p}picked`, `${p}gatherpick`, [intAttr('axis', 0)])); // [N, S, C, H, W]
     h = `${p}sum`;
     // Sum over the picks (axis 1). Opset 13 moved ReduceSum's axes from an attribute to an input.

@@ -76,14 +76,22 @@ describe('routed graph on test/fixtures/tiny', () => {
       if (c.kind === 'routed') {
         expect([...c.options]).toEqual([...new Set(golden.paths.flatMap((p) => p.cells[ci]))].sort((a, b) => a - b));
         expect(c.identity).toBe(golden.paths.some((p) => p.cells[ci].length === 0));
+        expect(c.multi).toBe(golden.paths.some((p) => p.cells[ci].length > 1));
       }
     });
+    expect(plan.cells.some((c) => c.kind === 'routed' && c.multi), 'fixture routes a summed cell').toBe(true);
     expect(plan.cells.some((c) => c.kind === 'routed' && c.identity), 'fixture routes an identity cell').toBe(true);
     for (const p of golden.paths) expect(covers(plan, p.cells)).toBe(true);
     // An option no covered path runs in a routed cell, and a different set in a fixed cell: not covered.
     const ci = plan.cells.findIndex((c) => c.kind === 'routed' && c.options.length < 5);
     const outside = [0, 1, 2, 3, 4].find((o) => !(plan.cells[ci] as { options: readonly number[] }).options.includes(o))!;
     expect(covers(plan, golden.paths[0].cells.map((c, k) => (k === ci ? [outside] : c)))).toBe(false);
+    // Two options in a cell where every covered path runs at most one: not covered (that cell does not sum).
+    const single = plan.cells.findIndex((c) => c.kind === 'routed' && !c.multi && c.options.length >= 2);
+    if (single >= 0) {
+      const two = (plan.cells[single] as { options: readonly number[] }).options.slice(0, 2);
+      expect(covers(plan, golden.paths[0].cells.map((c, k) => (k === single ? [...two] : c)))).toBe(false);
+    }
   });
 
   it('rejects an empty list and a path with an empty shape-changing cell, naming codes', () => {
@@ -117,27 +125,30 @@ describe('routed graph on test/fixtures/tiny', () => {
     }
   });
 
-  it('matches tier 1 on random paths (summed options, identities) and random inputs', async () => {
-    const rules = cellRules(manifest);
-    const rand = rng(7);
-    const paths = Array.from({ length: 8 }, () =>
-      rules.map((r) => {
-        const opts = [0, 1, 2, 3, 4].filter(() => rand() < 0.35);
-        return opts.length === 0 && !r.identityWhenEmpty ? [r.defaultOption] : opts;
-      }),
-    );
-    const plan = planRouted(manifest, paths.map((p) => encodeCode(p, rules.map((r) => r.options))));
-    const s = await session(plan);
-    const n = 16;
-    const rows = Array.from({ length: n }, () => paths[Math.floor(rand() * paths.length)]);
-    const x = Float32Array.from({ length: n * size }, () => rand() * 4 - 2);
-    const y = (await s.run(routedFeeds(plan, { data: x, dims: [n, ...per] }, rows))).y;
-    const k = manifest.labels.length;
-    for (let r = 0; r < n; r++) {
-      const [ref] = await modules.classify(x.slice(r * size, (r + 1) * size), [1, ...per], { path: rows[r] });
-      expect(maxDiff(y.data.subarray(r * k, (r + 1) * k), ref.logits), `row ${r} path ${ref.path.code}`).toBeLessThan(1e-5);
-    }
-  });
+  // Random paths: with `maxPerCell` 1 every routed cell takes one pick per row (no sum in the graph).
+  for (const [what, maxPerCell, seed] of [['summed options, identities', 5, 7], ['one option or none per cell', 1, 11]] as const)
+    it(`matches tier 1 on random paths (${what}) and random inputs`, async () => {
+      const rules = cellRules(manifest);
+      const rand = rng(seed);
+      const paths = Array.from({ length: 8 }, () =>
+        rules.map((r) => {
+          const opts = [0, 1, 2, 3, 4].filter(() => rand() < 0.35).slice(0, maxPerCell);
+          return opts.length === 0 && !r.identityWhenEmpty ? [r.defaultOption] : opts;
+        }),
+      );
+      const plan = planRouted(manifest, paths.map((p) => encodeCode(p, rules.map((r) => r.options))));
+      expect(plan.cells.some((c) => c.kind === 'routed' && c.multi === maxPerCell > 1), 'the plan has the kind of cell under test').toBe(true);
+      const s = await session(plan);
+      const n = 16;
+      const rows = Array.from({ length: n }, () => paths[Math.floor(rand() * paths.length)]);
+      const x = Float32Array.from({ length: n * size }, () => rand() * 4 - 2);
+      const y = (await s.run(routedFeeds(plan, { data: x, dims: [n, ...per] }, rows))).y;
+      const k = manifest.labels.length;
+      for (let r = 0; r < n; r++) {
+        const [ref] = await modules.classify(x.slice(r * size, (r + 1) * size), [1, ...per], { path: rows[r] });
+        expect(maxDiff(y.data.subarray(r * k, (r + 1) * k), ref.logits), `row ${r} path ${ref.path.code}`).toBeLessThan(1e-5);
+      }
+    });
 
   it('holds only the covered modules, the routing nodes and no value_info', async () => {
     const plan = planRouted(manifest, codes);
