@@ -7,11 +7,10 @@ import { cellRules, decodeCode, makePath, selectCells, staticCells, type CellRul
 // ---- tier 2 (compiled paths): see compile.ts, path-cache.ts ----
 import { pathBuilder } from './compile.js';
 import { PathCache, type PathCacheStats } from './path-cache.js';
-// ---- tier 3 (routed graph for mixed-path batches): see routed.ts ----
-import { compileRouted, covers, planRouted, routedFeeds, type RoutedPlan } from './routed.js';
+// ---- tier 3 (routed graph for mixed-path batches): see routed-tier.ts, routed.ts ----
+import { RoutedTier } from './routed-tier.js';
 import {
   DEFAULT_OPTIONS,
-  ROUTED_MIN_SHARE,
   type BundleSource,
   type ClassifyOptions,
   type ClassifyResult,
@@ -29,12 +28,6 @@ interface Child {
   head: Session;
 }
 
-interface Routed {
-  plan: RoutedPlan;
-  session: Session;
-  /** Path code -> covered by the plan (bounded; codes come from the controller). */
-  covered: Map<string, boolean>;
-}
 
 const now = (): number => performance.now();
 
@@ -75,7 +68,7 @@ export class InstaModel {
     private readonly child: Child,
     options: ModelOptions,
     private readonly cache: PathCache<Session> | null,
-    private readonly routed: Routed | null,
+    private readonly routed: RoutedTier | null,
   ) {
     this.options = Object.freeze(options);
     this.rules = cellRules(manifest);
@@ -125,27 +118,11 @@ export class InstaModel {
       head: await mod(m.graph.head),
     };
     const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
-    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache, await InstaModel.createRouted(src, opts));
+    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache, await RoutedTier.create(src, opts));
     // Hot paths first, so the first requests already find them compiled (no compile on the request path).
     for (const hp of cache ? (m.hotPaths ?? []).slice(0, opts.precompile) : []) await cache!.preload(hp.code, hp.share);
     for (let i = 0; i < opts.warmup; i++) await model.warmup();
     return model;
-  }
-
-  /** The routed graph's plan and session, or null when off, not applicable or without paths to cover. */
-  private static async createRouted(src: BundleSource, opts: ModelOptions): Promise<Routed | null> {
-    const m = src.manifest;
-    if (opts.routed === 'off' || opts.tier === 'modules' || m.kind !== 'instanas') return null;
-    const codes = opts.routed === 'hot' ? (m.hotPaths ?? []).filter((h) => h.share >= ROUTED_MIN_SHARE).map((h) => h.code) : [...opts.routed];
-    if (codes.length < 2) return null; // one path: its compiled graph is the same work without routing
-    let plan: RoutedPlan;
-    try {
-      plan = planRouted(m, codes);
-    } catch (err) {
-      throw err instanceof RangeError ? new RangeError(`options.routed: ${err.message}`) : err;
-    }
-    const session = await src.engine.createSession(await compileRouted(m, src.readFile, plan), { intraOpNumThreads: opts.threads });
-    return { plan, session, covered: new Map() };
   }
 
   /** One batch-1 run of every session on zeros, so the first request is not slow. */
@@ -165,25 +142,7 @@ export class InstaModel {
       const s = this.cache?.peek(hp.code);
       if (s) await runModule(s, zeros(g.stem.inputShape));
     }
-    if (this.routed) {
-      // Two rows on the first two covered paths, so the first mixed batch does not pay the session's first run.
-      const one = zeros(g.stem.inputShape);
-      const x: Tensor = { data: new Float32Array(2 * one.data.length), dims: [2, ...one.dims.slice(1)] };
-      const rows = this.routed.plan.codes.slice(0, 2).map((c) => decodeCode(c, this.optionCounts));
-      await this.routed.session.run(routedFeeds(this.routed.plan, x, rows));
-    }
-  }
-
-  /** Whether the routed graph covers this path (memoised per code). */
-  private isCovered(p: Path): boolean {
-    const r = this.routed!;
-    let v = r.covered.get(p.code);
-    if (v === undefined) {
-      v = covers(r.plan, p.cells);
-      if (r.covered.size >= 1024) r.covered.clear();
-      r.covered.set(p.code, v);
-    }
-    return v;
+    await this.routed?.warmup(g.stem.inputShape, this.optionCounts);
   }
 
   /** Throws TypeError/RangeError naming `tensor` or `dims` when they do not fit the input spec. */
@@ -330,7 +289,7 @@ export class InstaModel {
       const rows: number[] = [];
       let coveredPaths = 0;
       for (const [code, g] of groups)
-        if (this.isCovered(paths[g[0]])) {
+        if (this.routed.covers(paths[g[0]])) {
           rows.push(...g);
           groups.delete(code);
           coveredPaths++;
@@ -338,10 +297,7 @@ export class InstaModel {
       if (coveredPaths === 1) groups.set(paths[rows[0]].code, rows); // one path: its own graph does less
       else if (rows.length > 0) {
         rows.sort((a, b) => a - b);
-        const feeds = routedFeeds(this.routed.plan, gather(x, rows), rows.map((r) => paths[r].cells));
-        const y = (await this.routed.session.run(feeds)).y;
-        if (!y || y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
-          throw new Error(`routed graph output has dims [${y?.dims.join(',')}], expected [${rows.length},${labels.length}]`);
+        const y = await this.routed.run(gather(x, rows), rows.map((r) => paths[r]));
         rows.forEach((r, i) => {
           logits.set(y.data.subarray(i * nl, (i + 1) * nl), r * nl);
           tiers[r] = 'routed';
@@ -386,7 +342,7 @@ export class InstaModel {
     await this.cache?.close();
     const all = new Set<Session>([this.child.stem, this.child.head, ...this.child.cells.flat()]);
     if (this.controller) all.add(this.controller);
-    if (this.routed) all.add(this.routed.session);
+    await this.routed?.release();
     await Promise.all([...all].map((s) => s.release()));
   }
 }
