@@ -62,7 +62,7 @@ export async function compilePath(manifest: Manifest, readFile: ReadFile, cells:
     rest: [],
   };
   const opsetImport = [...s.opsets].map(([domain, version]) => ({ domain, version }));
-  if (!s.opsets.has('')) opsetImport.push({ domain: '', version: 13 }); // the Add nodes need the default domain
+  if (!s.opsets.has('') && !s.opsets.has('ai.onnx')) opsetImport.push({ domain: '', version: 13 }); // the Add nodes need the default domain
   return encodeModel({ irVersion: s.irVersion, opsetImport, graph, rest: [] });
 }
 

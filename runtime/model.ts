@@ -94,6 +94,7 @@ export class InstaModel {
       throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
     if (opts.routed !== 'hot' && opts.routed !== 'off' && !(Array.isArray(opts.routed) && opts.routed.every((c) => typeof c === 'string')))
       throw new RangeError(`options.routed: must be 'hot', 'off' or an array of path codes, got ${JSON.stringify(opts.routed)}`);
+    const routedPlan = RoutedTier.plan(src.manifest, opts);
 
     const m = src.manifest;
     const byFile = new Map<string, Promise<Session>>();
@@ -118,7 +119,7 @@ export class InstaModel {
       head: await mod(m.graph.head),
     };
     const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
-    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache, await RoutedTier.create(src, opts));
+    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache, routedPlan && (await RoutedTier.create(src, opts, routedPlan)));
     // Hot paths first, so the first requests already find them compiled (no compile on the request path).
     for (const hp of cache ? (m.hotPaths ?? []).slice(0, opts.precompile) : []) await cache!.preload(hp.code, hp.share);
     for (let i = 0; i < opts.warmup; i++) await model.warmup();
@@ -298,6 +299,7 @@ export class InstaModel {
       else if (rows.length > 0) {
         rows.sort((a, b) => a - b);
         const y = await this.routed.run(gather(x, rows), rows.map((r) => paths[r]));
+        for (const r of rows) this.cache?.touch(paths[r].code);
         rows.forEach((r, i) => {
           logits.set(y.data.subarray(i * nl, (i + 1) * nl), r * nl);
           tiers[r] = 'routed';

@@ -118,6 +118,20 @@ export class PathCache<S extends Releasable> {
     }
   }
 
+  /**
+   * Counts a request for `code` that another tier served (the routed graph), so that paths served there keep
+   * their frequency: otherwise aging would make them the coldest entries, evicted by rarer paths, and
+   * batch-1 requests on them would fall to tier 1. No hit or miss is counted and nothing is compiled.
+   */
+  touch(code: string): void {
+    this.count(code);
+    const e = this.entries.get(code);
+    if (e) {
+      this.entries.delete(code); // re-insert: most recently used
+      this.entries.set(code, e);
+    }
+  }
+
   /** The compiled session of `code` without counting a request (warm-up); undefined when not cached. */
   peek(code: string): S | undefined {
     return this.entries.get(code)?.session;

@@ -1,6 +1,7 @@
 // Tier 3 at run time: the routed graph's session, which paths it covers, and running covered rows through it.
 // The graph itself is built by routed.ts. Environment-neutral.
 import type { Session, Tensor } from './engine.js';
+import type { Manifest } from './manifest-types.js';
 import { ROUTED_MIN_SHARE, type BundleSource, type ModelOptions } from './model-types.js';
 import { decodeCode, type Path } from './path.js';
 import { compileRouted, covers, planRouted, routedFeeds, type RoutedPlan } from './routed.js';
@@ -16,23 +17,26 @@ export class RoutedTier {
   ) {}
 
   /**
-   * The routed graph for `opts.routed` ('hot': the hot paths with share >= ROUTED_MIN_SHARE), or null when it is
-   * off, not applicable (tier 'modules', a static bundle) or would cover fewer than two paths (one path: its
-   * compiled graph is the same work without routing). Throws RangeError naming options.routed for bad codes.
+   * The plan for `opts.routed` ('hot': the hot paths with share >= ROUTED_MIN_SHARE), or null when the routed
+   * graph is off, not applicable (tier 'modules', a static bundle) or would cover fewer than two paths (one
+   * path: its compiled graph is the same work without routing). Throws RangeError naming options.routed for
+   * bad codes; cheap, so a model checks it before creating any session.
    */
-  static async create(src: BundleSource, opts: ModelOptions): Promise<RoutedTier | null> {
-    const m = src.manifest;
+  static plan(m: Manifest, opts: ModelOptions): RoutedPlan | null {
     if (opts.routed === 'off' || opts.tier === 'modules' || m.kind !== 'instanas') return null;
     const codes = opts.routed === 'hot' ? (m.hotPaths ?? []).filter((h) => h.share >= ROUTED_MIN_SHARE).map((h) => h.code) : [...opts.routed];
     if (codes.length < 2) return null;
-    let plan: RoutedPlan;
     try {
-      plan = planRouted(m, codes);
+      return planRouted(m, codes);
     } catch (err) {
       throw err instanceof RangeError ? new RangeError(`options.routed: ${err.message}`) : err;
     }
-    const session = await src.engine.createSession(await compileRouted(m, src.readFile, plan), { intraOpNumThreads: opts.threads });
-    return new RoutedTier(plan, session, m.labels.length);
+  }
+
+  /** Builds the routed graph of `plan` and its session. */
+  static async create(src: BundleSource, opts: ModelOptions, plan: RoutedPlan): Promise<RoutedTier> {
+    const session = await src.engine.createSession(await compileRouted(src.manifest, src.readFile, plan), { intraOpNumThreads: opts.threads });
+    return new RoutedTier(plan, session, src.manifest.labels.length);
   }
 
   /** Whether the routed graph can run this path (memoised per code). */

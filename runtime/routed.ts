@@ -4,8 +4,9 @@
 // rows: the default bundle split a batch of 8 into ~5.4 runs. This graph takes the
 // batch once: per routed cell, every covered option gathers its rows (an index
 // input), runs on them (zero rows is a valid, near-free run), and a second gather
-// puts each row's option outputs side by side to be summed ([] picks the input
-// itself: identity). Cells where every covered path runs the same options are
+// takes each row's output (its option's, or the input itself for identity), or, in a
+// cell where a covered path runs two options, puts a row's outputs side by side to
+// be summed. Cells where every covered path runs the same options are
 // stitched as in a compiled path, without routing. Covered paths come from the
 // bundle's hot paths; a row outside them takes tier 1 or 2. Environment-neutral.
 import type { Tensor } from './engine.js';
@@ -67,13 +68,19 @@ export const routeInput = (cell: number, option: number): string => `route${cell
 export const pickInput = (cell: number): string => `pick${cell}`;
 
 /**
- * Feeds for a batch `x` whose row i runs `rows[i]` (executed options per cell; every row covered).
+ * Feeds for a batch `x` whose row i runs `rows[i]` (executed options per cell; every row must be covered:
+ * RangeError naming `rows[i]` otherwise).
  * Indices travel as float32 (exact below 2^24) and are cast inside the graph, so the engines keep
  * one tensor type. Per routed cell, the summed values are numbered: 0 = a zero row (padding),
- * 1..N = the cell's input rows (identity, when the plan has it), then each option's outputs in order.
+ * 1..N = the cell's input rows (identity, when the plan has it), then each option's outputs in order;
+ * `pick{c}` is [N] (one value per row) in a cell without summed options, else [N, S].
  */
 export function routedFeeds(plan: RoutedPlan, x: Tensor, rows: readonly (readonly (readonly number[])[])[]): Record<string, Tensor> {
   const n = x.dims[0];
+  if (rows.length !== n) throw new RangeError(`rows: ${rows.length} paths for a batch of ${n}`);
+  rows.forEach((r, i) => {
+    if (!covers(plan, r)) throw new RangeError(`rows[${i}]: path is not covered by the routed graph`);
+  });
   const feeds: Record<string, Tensor> = { x };
   plan.cells.forEach((c, ci) => {
     if (c.kind !== 'routed') return;
@@ -144,7 +151,7 @@ function initializer(name: string, dims: number[], type: number, values: number[
 
 /**
  * Builds the routed graph for `plan`: input `x` (batch), for each routed cell `route{c}_{o}` ([k], the
- * rows option o runs on) and `pick{c}` ([N, S], see routedFeeds); output `y` (logits).
+ * rows option o runs on) and `pick{c}` ([N] or [N, S], see routedFeeds); output `y` (logits).
  */
 export async function compileRouted(manifest: Manifest, readFile: ReadFile, plan: RoutedPlan): Promise<Uint8Array> {
   const g = manifest.graph;
@@ -187,7 +194,7 @@ export async function compileRouted(manifest: Manifest, readFile: ReadFile, plan
     s.nodes.push(node('Gather', [`${p}all`, `${p}pick`], `${p}picked`, `${p}gatherpick`, [intAttr('axis', 0)])); // [N, S, C, H, W]
     h = `${p}sum`;
     // Sum over the picks (axis 1). Opset 13 moved ReduceSum's axes from an attribute to an input.
-    if ((s.opsets.get('') ?? 13) >= 13) {
+    if ((s.opsets.get('') ?? s.opsets.get('ai.onnx') ?? 13) >= 13) {
       s.inits.push(initializer(`${p}axes`, [1], INT64, [1]));
       s.nodes.push(node('ReduceSum', [`${p}picked`, `${p}axes`], h, `${p}reducesum`, [intAttr('keepdims', 0)]));
     } else s.nodes.push(node('ReduceSum', [`${p}picked`], h, `${p}reducesum`, [intsAttr('axes', [1]), intAttr('keepdims', 0)]));
@@ -207,6 +214,7 @@ export async function compileRouted(manifest: Manifest, readFile: ReadFile, plan
     rest: [],
   };
   const opsetImport = [...s.opsets].map(([domain, version]) => ({ domain, version }));
-  if (!s.opsets.has('')) opsetImport.push({ domain: '', version: 13 });
+  // The added nodes need the default domain ('' or its alias 'ai.onnx').
+  if (!s.opsets.has('') && !s.opsets.has('ai.onnx')) opsetImport.push({ domain: '', version: 13 });
   return encodeModel({ irVersion: s.irVersion, opsetImport, graph, rest: [] });
 }

@@ -224,7 +224,8 @@ export async function createClassifier(
   if (workers === 0) return adapt(await inProcessRunner(dir, model));
   const pool = await createPool(dir, { workers, model });
   if (inlineMaxMs === 0) return adapt(pool);
-  const local = await loadModel(dir, { ...model, threads: 1 });
+  // The inline model runs one request at a time (batch 1): the routed graph would only cost memory and load time.
+  const local = await loadModel(dir, { ...model, threads: 1, routed: 'off' });
   if ((await measureMs(local)) > inlineMaxMs) {
     await local.release();
     return adapt(pool);

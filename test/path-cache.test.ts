@@ -43,6 +43,21 @@ describe('PathCache', () => {
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, compiles: 1, entries: 1, queued: 0 });
   });
 
+  it('touch() counts a request served by another tier: no hit, miss or compile, but the count protects the entry', async () => {
+    const cache = new PathCache(async (code) => new Item(code), { maxEntries: 1, compileAfter: 1 });
+    cache.get('a');
+    await cache.idle();
+    for (let i = 0; i < 5; i++) cache.touch('a'); // e.g. five rows of 'a' ran in the routed graph
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 1, compiles: 1 });
+    for (let i = 0; i < 4; i++) cache.get('b'); // 4 requests: fewer than a's 6, so b does not displace a
+    await cache.idle();
+    expect(cache.stats()).toMatchObject({ compiles: 1, evictions: 0 });
+    expect(cache.peek('a')).toBeDefined();
+    cache.touch('c'); // never compiles by itself
+    await cache.idle();
+    expect(cache.stats().compiles).toBe(1);
+  });
+
   it('evicts the least frequent entry, admits only a path more frequent than it, and releases the evicted one', async () => {
     const cache = new PathCache(async (code) => new Item(code), { maxEntries: 2, compileAfter: 1 });
     for (const c of ['a', 'b']) cache.get(c);

@@ -86,12 +86,7 @@ describe('routed graph on test/fixtures/tiny', () => {
     const ci = plan.cells.findIndex((c) => c.kind === 'routed' && c.options.length < 5);
     const outside = [0, 1, 2, 3, 4].find((o) => !(plan.cells[ci] as { options: readonly number[] }).options.includes(o))!;
     expect(covers(plan, golden.paths[0].cells.map((c, k) => (k === ci ? [outside] : c)))).toBe(false);
-    // Two options in a cell where every covered path runs at most one: not covered (that cell does not sum).
-    const single = plan.cells.findIndex((c) => c.kind === 'routed' && !c.multi && c.options.length >= 2);
-    if (single >= 0) {
-      const two = (plan.cells[single] as { options: readonly number[] }).options.slice(0, 2);
-      expect(covers(plan, golden.paths[0].cells.map((c, k) => (k === single ? [...two] : c)))).toBe(false);
-    }
+
   });
 
   it('rejects an empty list and a path with an empty shape-changing cell, naming codes', () => {
@@ -138,6 +133,15 @@ describe('routed graph on test/fixtures/tiny', () => {
       );
       const plan = planRouted(manifest, paths.map((p) => encodeCode(p, rules.map((r) => r.options))));
       expect(plan.cells.some((c) => c.kind === 'routed' && c.multi === maxPerCell > 1), 'the plan has the kind of cell under test').toBe(true);
+      if (maxPerCell === 1) {
+        // Two options in a cell where every covered path runs at most one: not covered, and refused by routedFeeds.
+        const single = plan.cells.findIndex((c) => c.kind === 'routed' && c.options.length >= 2);
+        expect(single, 'a routed cell with two options').toBeGreaterThanOrEqual(0);
+        const two = paths[0].map((c, k) => (k === single ? [...(plan.cells[single] as { options: readonly number[] }).options.slice(0, 2)] : c));
+        expect(covers(plan, two)).toBe(false);
+        const x1 = new Float32Array(size);
+        expect(() => routedFeeds(plan, { data: x1, dims: [1, ...per] }, [two])).toThrow(/rows\[0\]: path is not covered/);
+      }
       const s = await session(plan);
       const n = 16;
       const rows = Array.from({ length: n }, () => paths[Math.floor(rand() * paths.length)]);
@@ -195,10 +199,15 @@ describe('InstaModel with the routed graph', () => {
     try {
       const res = await m.classify(inputs, dims);
       res.forEach((r, i) => {
-        expect(r.tier, `row ${i}`).toBe(i === left ? r.tier : 'routed');
+        if (i === left) expect(r.tier, `row ${i}`).not.toBe('routed');
+        else expect(r.tier, `row ${i}`).toBe('routed');
         expect(maxDiff(r.logits, golden.logits[i]), `row ${i}`).toBeLessThan(1e-4);
       });
-      expect(res[left].tier).not.toBe('routed');
+      // One covered path beside an uncovered one: the covered rows take their own path's graph, not the routed one.
+      const other = golden.paths.findIndex((p, i) => i !== left && p.code !== golden.paths[left].code);
+      const two = await m.classify(batchOf([golden.inputs[left], golden.inputs[other], golden.inputs[other]]), [3, ...per]);
+      expect(two.map((r) => r.tier).some((t) => t === 'routed')).toBe(false);
+      [left, other, other].forEach((g, i) => expect(maxDiff(two[i].logits, golden.logits[g]), `row ${i}`).toBeLessThan(1e-4));
     } finally {
       await m.release();
     }
