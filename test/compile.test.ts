@@ -1,9 +1,7 @@
 // Tier 2: one ONNX graph per child path (runtime/compile.ts) must compute exactly what
 // tier 1 (module by module) computes, and contain only the path's modules.
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE, golden, maxDiff, readBundle } from './helpers/tiny.js';
 import { compilePath, sumPrefix } from '../runtime/compile.js';
 import type { Session } from '../runtime/engine.js';
 import { createNodeEngine } from '../runtime/engine-node.js';
@@ -13,24 +11,9 @@ import { loadModel } from '../runtime/model-node.js';
 import { InstaModel } from '../runtime/model.js';
 import { decodeModel, encodeModel } from '../runtime/onnx/proto.js';
 
-const FIXTURE = path.resolve('test/fixtures/tiny');
-interface Golden {
-  inputShape: number[];
-  inputs: number[][];
-  paths: { code: string; cells: number[][] }[];
-  logits: number[][];
-}
-const golden = JSON.parse(readFileSync(path.join(FIXTURE, 'golden.json'), 'utf8')) as Golden;
 const per = golden.inputShape.slice(1);
-const readBundle = (name: string) => readFile(path.join(FIXTURE, name)).then((b) => new Uint8Array(b));
 const engine = createNodeEngine();
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-};
 
 async function runOnce(bytes: Uint8Array, data: Float32Array, dims: number[]) {
   const s: Session = await engine.createSession(bytes);

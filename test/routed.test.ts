@@ -1,9 +1,7 @@
 // Tier 3: the routed graph (runtime/routed.ts) runs a batch whose rows took different paths in one
 // session run; every row must get what tier 1 (module by module) and torch give for its own path.
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE, golden, maxDiff, readBundle } from './helpers/tiny.js';
 import type { Session } from '../runtime/engine.js';
 import { createNodeEngine } from '../runtime/engine-node.js';
 import { loadManifest } from '../runtime/manifest-node.js';
@@ -15,26 +13,11 @@ import { cellRules, encodeCode } from '../runtime/path.js';
 import { compileRouted, covers, planRouted, routedFeeds, type RoutedPlan } from '../runtime/routed.js';
 import { sumPrefix } from '../runtime/stitch.js';
 
-const FIXTURE = path.resolve('test/fixtures/tiny');
-interface Golden {
-  inputShape: number[];
-  inputs: number[][];
-  paths: { code: string; cells: number[][] }[];
-  logits: number[][];
-}
-const golden = JSON.parse(readFileSync(path.join(FIXTURE, 'golden.json'), 'utf8')) as Golden;
 const per = golden.inputShape.slice(1);
 const size = per.reduce((a, b) => a * b, 1);
-const readBundle = (name: string) => readFile(path.join(FIXTURE, name)).then((b) => new Uint8Array(b));
 const engine = createNodeEngine();
 const codes = golden.paths.map((p) => p.code);
 
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-};
 const batchOf = (rows: ArrayLike<number>[]) => {
   const x = new Float32Array(rows.length * size);
   rows.forEach((r, i) => x.set(r, i * size));
