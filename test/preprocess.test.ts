@@ -44,6 +44,39 @@ describe('resizePlane (stretch-bilinear)', () => {
 });
 
 describe('preprocess', () => {
+  it('grey input at the input size (the table fast path) gives the general path\'s float32 values exactly', () => {
+    // Every byte value, in a 16x16 image; the same pixels with an opaque alpha channel take the general path.
+    const grey = Uint8Array.from({ length: 256 }, (_, i) => (i * 37) % 256);
+    const withAlpha = new Uint8Array(512);
+    grey.forEach((v, i) => ((withAlpha[2 * i] = v), (withAlpha[2 * i + 1] = 255)));
+    for (const s of [spec({ width: 16, height: 16, mean: [0.2860], std: [0.3530] }), spec({ width: 16, height: 16, channels: 3, mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] })]) {
+      const fast = preprocess({ data: grey, width: 16, height: 16, channels: 1 }, s);
+      const general = preprocess({ data: withAlpha, width: 16, height: 16, channels: 2 }, s);
+      expect(fast.length).toBe(256 * s.channels);
+      expect(Array.from(fast)).toEqual(Array.from(general));
+    }
+  });
+
+  it('colour and alpha images at the input size keep the general arithmetic exactly', () => {
+    // Reference: the general path's arithmetic written out (luma of the colour, times alpha, stored as float32,
+    // then normalised); the fast path must not round differently.
+    const px = Uint8Array.from({ length: 6 * 4 }, (_, i) => (i * 53 + 7) % 256);
+    const img = { data: px, width: 3, height: 2, channels: 4 as const };
+    const s = spec({ width: 3, height: 2, mean: [0.5], std: [0.25] });
+    const out = preprocess(img, s);
+    const want = Array.from({ length: 6 }, (_, p) => {
+      const [r, g, b, al] = px.subarray(p * 4, p * 4 + 4);
+      const y = Math.fround((0.299 * r + 0.587 * g + 0.114 * b) * (al / 255));
+      return Math.fround((y / 255 - 0.5) / 0.25);
+    });
+    expect(Array.from(out)).toEqual(want);
+    const rgb = preprocess(img, spec({ width: 3, height: 2, channels: 3, colorConversion: 'rgb', mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] }));
+    const wantRgb = [0, 1, 2].flatMap((ch) =>
+      Array.from({ length: 6 }, (_, p) => Math.fround((Math.fround(px[p * 4 + ch] * (px[p * 4 + 3] / 255)) / 255 - [0.1, 0.2, 0.3][ch]) / [0.5, 0.6, 0.7][ch])),
+    );
+    expect(Array.from(rgb)).toEqual(wantRgb);
+  });
+
   it('converts colour to BT.601 luma and normalises', () => {
     const img = { data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]), width: 4, height: 1, channels: 3 as const };
     const out = preprocess(img, spec({ width: 4, mean: [0.5], std: [0.25] }));

@@ -77,6 +77,32 @@ describe('Scheduler', () => {
     expect(s.stats().batchSizes).toEqual([0, 1, 0, 0, 1]);
   });
 
+  it('past partialConcurrency, sends only full batches: an idle executor gets a lone input, a busy one waits for a full batch', async () => {
+    const g = gate();
+    const calls: number[] = [];
+    const gated: BatchExecutor<ClassifyResult> = async (batch, dims) => {
+      calls.push(batch.length);
+      if (calls.length === 1) await g.wait; // the first batch holds its slot until the gate opens
+      return direct(batch, dims);
+    };
+    const s = new Scheduler(gated, item, { maxBatchSize: 4, concurrency: 2, partialConcurrency: 1 });
+    const first = s.submit(input(0)); // idle: goes alone at once
+    const partial = [1, 2].map((i) => s.submit(input(i))); // one call running: a partial batch must wait
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual([1]);
+    const fill = [3, 4].map((i) => s.submit(input(i))); // 4 queued = a full batch: takes the second slot at once
+    await Promise.all(fill);
+    expect(calls).toEqual([1, 4]);
+    g.open();
+    const all = await Promise.all([first, ...partial, ...fill]);
+    for (const [i, r] of all.entries()) {
+      const [ref] = await model.classify(input(i), [1, ...item]); // each caller got its own input's answer
+      expect(Math.max(...r.logits.map((v, k) => Math.abs(v - ref.logits[k]))), `request ${i}`).toBeLessThan(1e-5);
+    }
+    expect(s.stats()).toMatchObject({ completed: 5, queueDepth: 0, batchSizes: [0, 1, 0, 0, 1] });
+    expect(() => new Scheduler(direct, item, { concurrency: 1, partialConcurrency: 2 })).toThrow(/^options.partialConcurrency: must be <= concurrency/);
+  });
+
   it('rejects bad inputs before queueing, naming the argument', async () => {
     const s = new Scheduler(direct, item);
     await expect(s.submit([1, 2] as unknown as Float32Array)).rejects.toThrow(TypeError);

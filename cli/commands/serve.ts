@@ -26,7 +26,7 @@ function port(value: unknown, cmd: Command): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every bundle under a models folder over HTTP (v1 classify, KServe v2, /metrics)',
-  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)] [--inline-max-ms MS (0: never)]',
+  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)] [--inline-max-ms MS (0: never)] [--max-batch-size N]',
   options: {
     models: { type: 'string' },
     port: { type: 'string', short: 'p' },
@@ -34,6 +34,7 @@ export const serve: Command = {
     'default-model': { type: 'string' },
     workers: { type: 'string' },
     'inline-max-ms': { type: 'string' },
+    'max-batch-size': { type: 'string' },
   },
   async run({ positionals, values }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
@@ -45,8 +46,12 @@ export const serve: Command = {
     const inlineMaxMs = inlineRaw === undefined ? undefined : Number(inlineRaw);
     if (inlineMaxMs !== undefined && !(inlineMaxMs >= 0))
       throw new UsageError(`--inline-max-ms must be a number >= 0, got '${inlineRaw}'`, this);
+    const batchRaw = values['max-batch-size'] as string | undefined;
+    const maxBatchSize = batchRaw === undefined ? undefined : Number(batchRaw);
+    if (maxBatchSize !== undefined && (!Number.isInteger(maxBatchSize) || maxBatchSize < 1))
+      throw new UsageError(`--max-batch-size must be an integer >= 1, got '${batchRaw}'`, this);
     const s = await startServer({
-      classifier: { workers, inlineMaxMs },
+      classifier: { workers, inlineMaxMs, maxBatchSize },
       modelsDir: (values.models as string | undefined) ?? 'models',
       port: port(values.port, this),
       host: (values.host as string | undefined) ?? '0.0.0.0',
