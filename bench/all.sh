@@ -31,10 +31,17 @@ run compiled-path vn bench/compiled-path.ts --bundle $A --images "$(n 2000 300)"
 run throughput vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)"
 run throughput-b16 vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)" --maxBatchSize 16 --concurrency 32
 run throughput-b32 vn bench/throughput.ts --bundle $A --baseline $B --seconds "$(n 3 1)" --rounds "$(n 3 1)" --maxBatchSize 32 --concurrency 64
+run throughput-ab vn bench/throughput-ab.ts --a $A --b $B --batches 8,16,32,64 --pairs "$(n 8 1)" --slice "$(n 1.5 0.5)"
 run routed-overhead vn bench/routed-overhead.ts --bundle $A --batch 16 --rounds "$(n 3 1)"
 run event-loop vn bench/event-loop.ts --bundle $A --rounds "$(n 4 1)"
 run rss vn bench/rss.ts --bundle $A --total "$(n 100000 5000)" --every "$(n 10000 1000)"
 run server-load vn bench/server-load.ts --requests "$(n 2000 200)" --rounds "$(n 3 1)" --concurrency 8
+if command -v wrk >/dev/null; then # the HTTP load with a C load generator (Debian package wrk)
+  run http-load vn bench/http-load.ts --concurrency 1,16,32,64 --seconds "$(n 4 1)" --rounds "$(n 3 1)"
+  run http-load-v2-batch8 vn bench/http-load.ts --batch 8 --concurrency 4,8,16 --seconds "$(n 4 1)" --rounds "$(n 3 1)"
+else
+  echo "== http-load: skipped, wrk is not installed (apt-get install wrk)" | tee "$out/http-load.txt"
+fi
 run http-floor vn bench/http-floor.ts --requests "$(n 2000 200)" --rounds "$(n 3 1)"
 run browser vn bench/browser.ts --count 100 --rounds "$(n 3 1)"
 uptime > "$out/load-after.txt"

@@ -5,6 +5,9 @@
 // inference worker, the rest) and of wrk, from /proc and bash's `times`. Linux only; needs wrk (apt-get install wrk).
 //   npm run build && npx vite-node bench/http-load.ts [--models models] [--a fashion-mnist] [--b fashion-mnist-mobilenetv2]
 //     [--concurrency 8,16,32,64] [--seconds 4] [--rounds 3] [--p99 25] [--images 200] [--serve "<extra args for instanas serve>"]
+//     With concurrency 1 in the list, the raw runtime (InstaModel.classify of the same images' tensors, batch 1,
+//     1 thread, in this process, while the server idles) runs after each arm's wrk run, and the server's overhead
+//     at p50 (issue #5: HTTP, decode, queueing) is wrk's p50 minus the raw p50.
 //     [--batch N]   N >= 1: POST /v2/models/<name>/infer, N preprocessed images per request in the binary tensor
 //                   extension, instead of one PNG per POST /v1/classify (default 0); inf/s = req/s x N
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -15,8 +18,10 @@ import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { preprocess } from '../runtime/preprocess.js';
 import { INPUT_NAME } from '../server/tensor.js';
+import { loadModel } from '../runtime/model-node.js';
+import type { InstaModel } from '../runtime/model.js';
 import type { InputSpec } from '../runtime/manifest-types.js';
-import { FASHION, args, fmt, median, startServe } from './inputs.js';
+import { FASHION, args, fmt, median, quantile, startServe } from './inputs.js';
 
 const a = args({ models: 'models', a: 'fashion-mnist', b: 'fashion-mnist-mobilenetv2', concurrency: '8,16,32,64', seconds: 4, rounds: 3, p99: 25, images: 200, serve: '', batch: 0 });
 const wrk = ['/usr/bin/wrk', ...(process.env.PATH ?? '').split(':').filter(Boolean).map((d) => path.join(d, 'wrk'))].find((p) => existsSync(p));
@@ -30,7 +35,7 @@ const tck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).tr
 
 type Wrk = { requests: number; duration_us: number; p50_us: number; p90_us: number; p99_us: number; max_us: number; non2xx: number; connect: number; read: number; write: number; timeout: number };
 type Cpu = { main: number; worker: number; other: number; wrk: number }; // us of CPU per request
-type Run = { round: number; c: number; arm: string; rps: number; p50: number; p99: number; non2xx: number; sockErrors: number; cpu: Cpu };
+type Run = { round: number; c: number; arm: string; rps: number; p50: number; p99: number; non2xx: number; sockErrors: number; cpu: Cpu; rawP50?: number };
 
 /** utime + stime in ticks per thread id of process `pid` */
 function threadTicks(pid: number): Map<string, number> {
@@ -113,10 +118,10 @@ const cpuText = (c: Cpu) => `main ${fmt(c.main, 0)} worker ${fmt(c.worker, 0)} o
 
 try {
   // Test images as 1-channel PNGs (random pixels when the dataset is absent), read by the wrk script.
-  const raw = existsSync(FASHION) ? gunzipSync(readFileSync(FASHION)) : undefined;
+  const idx = existsSync(FASHION) ? gunzipSync(readFileSync(FASHION)) : undefined;
   const pixels: Uint8Array[] = [];
   for (let i = 0; i < a.images; i++) {
-    const px = raw ? raw.subarray(16 + i * 784, 16 + (i + 1) * 784) : Uint8Array.from({ length: 784 }, () => Math.floor(Math.random() * 256));
+    const px = idx ? idx.subarray(16 + i * 784, 16 + (i + 1) * 784) : Uint8Array.from({ length: 784 }, () => Math.floor(Math.random() * 256));
     pixels.push(px);
     const png = await sharp(px, { raw: { width: 28, height: 28, channels: 1 } }).toColourspace('b-w').png().toBuffer();
     if (i === 0 && png[25] !== 0) console.log(`note: sharp wrote PNG colour type ${png[25]}, not 0 (grey)`);
@@ -131,11 +136,31 @@ try {
   const pid = child.pid!;
 
   for (const m of arms) await wrkRun(s.port, pid, Math.min(...conc), 1, m); // warm-up: JIT, ORT sessions, sockets
+  // The raw runtime for the concurrency-1 overhead: each arm's model, on the same images' tensors.
+  const raw = new Map<string, { model: InstaModel; tensors: Float32Array[] }>();
+  if (conc.includes(1))
+    for (const arm of arms) {
+      const model = await loadModel(path.join(a.models, arm), { threads: 1 });
+      const tensors = pixels.map((px) => preprocess({ data: px, width: 28, height: 28, channels: 1 }, model.manifest.input));
+      raw.set(arm, { model, tensors });
+    }
+  const rawP50 = async (arm: string, count: number): Promise<number> => {
+    const { model, tensors } = raw.get(arm)!;
+    const dims = [1, ...model.inputDims];
+    const lat: number[] = [];
+    for (let i = 0; i < count + 100; i++) {
+      const t0 = performance.now();
+      await model.classify(tensors[i % tensors.length], dims);
+      if (i >= 100) lat.push(performance.now() - t0); // the first 100 warm the paths this loop takes
+    }
+    return quantile(lat, 0.5);
+  };
   const runs: Run[] = [];
   for (let round = 0; round < a.rounds; round++) {
     for (const c of conc) {
       for (const arm of round % 2 ? [...arms].reverse() : arms) {
         const r: Run = { round, c, arm, ...(await wrkRun(s.port, pid, c, a.seconds, arm)) };
+        if (c === 1 && a.batch === 0) r.rawP50 = await rawP50(arm, Math.min(5000, Math.max(500, Math.round(r.rps * a.seconds))));
         runs.push(r);
         console.log(`round ${round} C ${String(c).padStart(3)} ${arm.padEnd(28)} ${fmt(r.rps, 1).padStart(8)} req/s${a.batch > 0 ? ` (${fmt(r.rps * a.batch, 0)} inf/s)` : ''}  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  non-2xx ${r.non2xx}  sock-err ${r.sockErrors}  CPU us/req: ${cpuText(r.cpu)}`);
       }
@@ -154,6 +179,12 @@ try {
   for (const x of summary) {
     console.log(`C ${x.c}: A/B req/s per round ${x.ratios.map((v) => fmt(v)).join(' ')}  median ${fmt(x.ratio)}`);
     for (const arm of arms) console.log(`  ${arm.padEnd(28)} ${fmt(x.per[arm].rps, 1).padStart(8)} req/s  p99 ${fmt(x.per[arm].p99)} ms  ${cpuText(x.per[arm].cpu)}`);
+    if (x.c !== 1 || a.batch > 0) continue;
+    for (const arm of arms) {
+      const rs = sel(1, arm);
+      const over = rs.map((r) => r.p50 - r.rawP50!);
+      console.log(`  server overhead at p50, ${arm}: ${fmt(median(over))} ms (wrk p50 ${fmt(med(rs, (r) => r.p50))} - raw runtime p50 ${fmt(med(rs, (r) => r.rawP50!))}; per round ${over.map((v) => fmt(v)).join(' ')})`);
+    }
   }
 
   // Best under the bound: a concurrency counts only if its MEDIAN p99 meets it.
@@ -171,6 +202,7 @@ try {
   console.log(`\nnon-2xx responses: ${non2xx}; socket errors (connect/read/write/timeout): ${sockErrors}`);
   if (non2xx || sockErrors) console.log('WARNING: some requests failed: these figures are NOT a valid result');
   console.log(`JSON ${JSON.stringify({ args: a, runs, summary, best, non2xx, sockErrors })}`);
+  await Promise.all([...raw.values()].map((r) => r.model.release()));
 } finally {
   if (child && child.exitCode === null) {
     const exited = new Promise((r) => child!.once('exit', r));

@@ -5,15 +5,19 @@
 // --batches, then each arm at its best max batch under one p99 bound (p99 over all its slices' latencies).
 //   npx vite-node bench/throughput-ab.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2]
 //     [--batches 8,16,32,64] [--pairs 8] [--slice 1.5] [--p99 25] [--workers N] [--delayMs 1]
+//     [--idle K]   K more pools of A loaded and left idle (throughput.ts keeps 6 pools in one process: this
+//                  checks whether idle pools change the figures)
 import { createPool, DEFAULT_WORKERS, type WorkerPool } from '../runtime/pool-node.js';
 import { loadManifest } from '../runtime/manifest-node.js';
 import { args, closedLoop, fmt, loadInputs, median, quantile } from './inputs.js';
 
-const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', batches: '8,16,32,64', pairs: 8, slice: 1.5, p99: 25, workers: DEFAULT_WORKERS, delayMs: 1 });
+const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', batches: '8,16,32,64', pairs: 8, slice: 1.5, p99: 25, workers: DEFAULT_WORKERS, delayMs: 1, idle: 0 });
 const batches = a.batches.split(',').map(Number);
 const inputs = loadInputs(await loadManifest(a.a), 1000);
 
 type Arm = { rates: number[]; lat: number[] };
+const idle = await Promise.all(Array.from({ length: a.idle }, () => createPool(a.a, { workers: a.workers })));
+await Promise.all(idle.map((p) => p.ready));
 const rows: { n: number; A: Arm; B: Arm; ratios: number[]; sizes: { A: number; B: number } }[] = [];
 console.log(`A = ${a.a}, B = ${a.b}; ${a.pairs} pairs of ${a.slice} s slices per max batch, workers ${a.workers}, queue delay ${a.delayMs} ms`);
 
@@ -52,3 +56,4 @@ const [bA, bB] = [best('A'), best('B')];
 console.log(`\nbest under p99 <= ${a.p99} ms: A at max batch ${bA?.n ?? 'none'} (${bA ? fmt(median(bA.A.rates), 0) : '-'} inf/s), B at max batch ${bB?.n ?? 'none'} (${bB ? fmt(median(bB.B.rates), 0) : '-'} inf/s)`);
 if (bA && bB) console.log(`  ratio A/B: ${fmt(median(bA.A.rates) / median(bB.B.rates))}`);
 console.log(`per max batch, median paired ratio: ${rows.map((r) => `b${r.n} ${fmt(median(r.ratios))}`).join(', ')}`);
+await Promise.all(idle.map((p) => p.close()));
