@@ -9,7 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebEngine, resolveThreads } from '../runtime/engine-web.js';
 import { loadModel } from '../runtime/model-node.js';
-import type { InstaModel } from '../runtime/model.js';
+import { DEFAULT_OPTIONS, type InstaModel } from '../runtime/model.js';
+import { decodeCode } from '../runtime/path.js';
+import { RoutedTier } from '../runtime/routed-tier.js';
 import { preprocess } from '../runtime/preprocess.js';
 import { buildWeb, readIdx, DEFAULT_BUILD_OPTIONS, type BuiltModel } from '../web/build.mjs';
 import { pino } from 'pino';
@@ -126,6 +128,46 @@ describe.skipIf(!hasChromium() || !hasData)('demo page in chromium (onnxruntime-
       if (m.kind === 'static') expect(codes.size).toBe(1);
     }
   }, 180_000);
+
+  it('runs a mixed-path batch on the routed graph in onnxruntime-web (options with zero rows included), matching node row by row', async () => {
+    const m = models.find((x) => x.role === 'instanas')!;
+    const nm = node[m.name];
+    const plan = RoutedTier.plan(nm.manifest, { ...DEFAULT_OPTIONS });
+    expect(plan, 'the shipped InstaNAS bundle has a routed graph').not.toBeNull();
+    const idx = readIdx(DATA, COUNT);
+    const size = idx.width * idx.height;
+    const all = Array.from({ length: COUNT }, (_, i) =>
+      preprocess({ data: idx.pixels.subarray(i * size, (i + 1) * size), width: idx.width, height: idx.height, channels: 1 }, nm.manifest.input),
+    );
+    const allRef = [];
+    for (const t of all) allRef.push((await nm.classify(t, [1, ...nm.inputDims]))[0]); // node, one image at a time
+    // The batch: images on the two most common covered paths, in image order (mixed paths; the routed options
+    // that only other paths use get zero rows), plus up to two images on uncovered paths (tiers 1-2).
+    const byCode = new Map<string, number[]>();
+    allRef.forEach((r, i) => byCode.set(r.path.code, [...(byCode.get(r.path.code) ?? []), i]));
+    const top = [...byCode].filter(([c]) => plan!.codes.includes(c)).sort((x, y) => y[1].length - x[1].length);
+    expect(top.length).toBeGreaterThanOrEqual(2);
+    const rows = [...top[0][1].slice(0, 6), ...top[1][1].slice(0, 6)].sort((x, y) => x - y);
+    rows.push(...allRef.flatMap((r, i) => (plan!.codes.includes(r.path.code) ? [] : [i])).slice(0, 2));
+    const n = rows.length;
+    const tensors = rows.map((i) => all[i]);
+    const ref = rows.map((i) => allRef[i]);
+    const counts = nm.manifest.graph.cells.map((c) => c.options.length);
+    const chosen = ref.map((r) => decodeCode(r.path.code, counts));
+    const covered = ref.filter((r) => plan!.codes.includes(r.path.code));
+    const zeroRow = plan!.cells.some((c, k) => c.kind === 'routed' && c.options.some((o) => chosen.every((p) => !p[k].includes(o))));
+    expect(zeroRow, 'some routed option has no row in this batch').toBe(true);
+
+    const web = await hook((h, a: { name: string; t: number[][] }) => h.classifyBatch(a.name, a.t), { name: m.name, t: tensors.map((t) => Array.from(t)) });
+    expect(web).toHaveLength(n);
+    expect(web.filter((r) => r.tier === 'routed').length).toBe(covered.length);
+    for (let i = 0; i < n; i++) {
+      expect(web[i].code, `row ${i} path`).toBe(ref[i].path.code);
+      expect(web[i].index, `row ${i} top-1`).toBe(ref[i].index);
+      const diff = Math.max(...ref[i].logits.map((v, k) => Math.abs(v - web[i].logits[k])));
+      expect(diff, `row ${i} logits`).toBeLessThan(1e-4);
+    }
+  }, 120_000);
 
   it('is keyboard usable: tab order reaches the controls, Enter steps samples', async () => {
     const { page } = browser;

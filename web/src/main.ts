@@ -166,6 +166,11 @@ async function start(): Promise<void> {
     available: choice.available,
     showSample,
     idle: () => queue,
+    loadBatchModel: (name) => {
+      const entry = name === insta.manifest.name ? instaEntry : base.manifest.name === name ? baseEntry : undefined;
+      if (!entry) throw new RangeError(`model: unknown '${name}'`);
+      return loadBundle(entry.path, createWebEngine(choice.ort, { backend: choice.backend, numThreads: threads }), { routed: 'hot' });
+    },
   });
   await showSample(0);
 }

@@ -14,6 +14,9 @@ export interface HookResult {
   totalMs: number;
 }
 
+/** A row of classifyBatch: which tier ran it (the routed graph, when the batch mixes covered paths). */
+export type HookBatchRow = HookResult & { tier: string };
+
 export interface TestHook {
   engine: string;
   backend: WebBackend;
@@ -23,6 +26,12 @@ export interface TestHook {
   models: { name: string; kind: string }[];
   /** Classifies each tensor of `tensors` (one input each, flat NCHW) in turn, batch 1. */
   classifyTensors(model: string, tensors: number[][]): Promise<HookResult[]>;
+  /**
+   * Classifies `tensors` as ONE batch with a second copy of the model that keeps the routed graph on (the page's
+   * own models keep it off: they classify one image at a time), so mixed-path batches run on onnxruntime-web's
+   * routed graph, options with zero rows included.
+   */
+  classifyBatch(model: string, tensors: number[][]): Promise<HookBatchRow[]>;
   /** The page's own preprocessed tensor of sample i, for comparison with node. */
   sampleTensor(model: string, i: number): number[];
   /** Runs `rounds` passes over samples [0, count), models interleaved per image; ms per classify call (tensors preprocessed beforehand). */
@@ -40,7 +49,10 @@ export function installTestHook(ctx: {
   available: WebBackend[];
   showSample(i: number): Promise<void>;
   idle(): Promise<void>;
+  /** Loads the named bundle again with the routed graph on (for classifyBatch). */
+  loadBatchModel(name: string): Promise<InstaModel>;
 }): void {
+  const batchModels = new Map<string, Promise<InstaModel>>();
   const model = (name: string): InstaModel => {
     const m = ctx.models[name];
     if (!m) throw new RangeError(`model: unknown '${name}' (have ${Object.keys(ctx.models).join(', ')})`);
@@ -60,6 +72,16 @@ export function installTestHook(ctx: {
         out.push({ index: r.index, label: r.label, code: r.path.code, macs: r.path.macs, logits: r.logits, totalMs: r.timings.totalMs });
       }
       return out;
+    },
+    async classifyBatch(name, tensors) {
+      model(name); // the same RangeError for unknown names
+      if (!batchModels.has(name)) batchModels.set(name, ctx.loadBatchModel(name));
+      const m = await batchModels.get(name)!;
+      const size = tensors[0]?.length ?? 0;
+      const x = new Float32Array(tensors.length * size);
+      tensors.forEach((t, i) => x.set(t, i * size));
+      const rs = await m.classify(x, [tensors.length, ...m.inputDims]);
+      return rs.map((r) => ({ index: r.index, label: r.label, code: r.path.code, macs: r.path.macs, logits: r.logits, totalMs: r.timings.totalMs, tier: r.tier }));
     },
     sampleTensor: (name, i) => Array.from(preprocess(samplePixels(ctx.samples, i), model(name).manifest.input)),
     async timeModels(count, rounds) {
