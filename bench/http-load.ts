@@ -1,8 +1,7 @@
 // Closed-loop HTTP load benchmark of `instanas serve` (loopback, built dist) driven by wrk, not a Node client:
 // on 2 cores the Node client of server-load.ts spent 84-111 us of CPU per request, wrk 23-38 us, and that CPU is
-// taken from the server. One server
-// process serves both bundles; per concurrency the two arms run back to back, order reversed on odd rounds so
-// drift hits both. Per run: req/s, p50/p99 (wrk's), and CPU per request of the server's threads (main, the arm's
+// taken from the server. One server process serves both bundles; per concurrency the two arms run back to back,
+// order reversed on odd rounds so drift hits both. Per run: req/s, p50/p99 (wrk's), and CPU per request of the server's threads (main, the arm's
 // inference worker, the rest) and of wrk, from /proc and bash's `times`. Linux only; needs wrk (apt-get install wrk).
 //   npm run build && npx vite-node bench/http-load.ts [--models models] [--a fashion-mnist] [--b fashion-mnist-mobilenetv2]
 //     [--concurrency 8,16,32,64] [--seconds 4] [--rounds 3] [--p99 25] [--images 200] [--serve "<extra args for instanas serve>"]
