@@ -91,7 +91,8 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   checkImage(img);
   const { width: W, height: H, channels: c, data } = img;
   const outC = input.channels;
-  if (W === input.width && H === input.height) return c === 1 ? greyAtSize(data, input) : atSize(img, input);
+  const atSize = W === input.width && H === input.height;
+  if (atSize && c === 1) return greyAtSize(data, input);
   const n = W * H;
   const hasAlpha = c === 2 || c === 4;
   const colour = c >= 3;
@@ -115,7 +116,7 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   const hw = input.height * input.width;
   const out = new Float32Array(outC * hw);
   planes.forEach((plane, ch) => {
-    const resized = resizePlane(plane, W, H, input.width, input.height);
+    const resized = atSize ? plane : resizePlane(plane, W, H, input.width, input.height); // no copy when nothing to resize
     const mean = input.mean.length === 1 ? input.mean[0] : input.mean[ch];
     const std = input.std.length === 1 ? input.std[0] : input.std[ch];
     for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean) / std;
@@ -139,38 +140,6 @@ function greyAtSize(data: Uint8Array | Uint8ClampedArray, input: InputSpec): Flo
     for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
     const base = ch * n;
     for (let k = 0; k < n; k++) out[base + k] = lut[data[k]];
-  }
-  return out;
-}
-
-/**
- * preprocess() for any other image already at the input size: the general path's per-pixel arithmetic (luma or
- * colour, alpha on black, rounded to float32 as its planes store it), normalised straight into the output, without
- * the planes and the identity resize's copies.
- */
-function atSize(img: PixelImage, input: InputSpec): Float32Array {
-  const { channels: c, data } = img;
-  const n = img.width * img.height;
-  const outC = input.channels;
-  const hasAlpha = c === 2 || c === 4;
-  const colour = c >= 3;
-  const luma = outC === 1 || input.colorConversion === 'luma-bt601';
-  const mean = Array.from({ length: outC }, (_, ch) => (input.mean.length === 1 ? input.mean[0] : input.mean[ch]));
-  const std = Array.from({ length: outC }, (_, ch) => (input.std.length === 1 ? input.std[0] : input.std[ch]));
-  const out = new Float32Array(outC * n);
-  for (let p = 0; p < n; p++) {
-    const i = p * c;
-    const a = hasAlpha ? data[i + c - 1] / 255 : 1;
-    const r = data[i];
-    const g = colour ? data[i + 1] : r;
-    const b = colour ? data[i + 2] : r;
-    if (luma) {
-      const y = Math.fround((colour ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a);
-      for (let ch = 0; ch < outC; ch++) out[ch * n + p] = (y / 255 - mean[ch]) / std[ch];
-    } else {
-      const v = [r * a, g * a, b * a];
-      for (let ch = 0; ch < outC; ch++) out[ch * n + p] = (Math.fround(v[ch]) / 255 - mean[ch]) / std[ch];
-    }
   }
   return out;
 }
