@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebEngine, resolveThreads } from '../runtime/engine-web.js';
 import { loadModel } from '../runtime/model-node.js';
-import { DEFAULT_OPTIONS, type InstaModel } from '../runtime/model.js';
+import { DEFAULT_OPTIONS, type ClassifyResult, type InstaModel } from '../runtime/model.js';
 import { decodeCode } from '../runtime/path.js';
 import { RoutedTier } from '../runtime/routed-tier.js';
 import { preprocess } from '../runtime/preprocess.js';
@@ -139,7 +139,7 @@ describe.skipIf(!hasChromium() || !hasData)('demo page in chromium (onnxruntime-
     const all = Array.from({ length: COUNT }, (_, i) =>
       preprocess({ data: idx.pixels.subarray(i * size, (i + 1) * size), width: idx.width, height: idx.height, channels: 1 }, nm.manifest.input),
     );
-    const allRef = [];
+    const allRef: ClassifyResult[] = [];
     for (const t of all) allRef.push((await nm.classify(t, [1, ...nm.inputDims]))[0]); // node, one image at a time
     // The batch: images on the two most common covered paths, in image order (mixed paths; the routed options
     // that only other paths use get zero rows), plus up to two images on uncovered paths (tiers 1-2).
