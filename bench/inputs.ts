@@ -48,7 +48,13 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
+/** The middle value; for an even count the mean of the two middle values (quantile() would take the upper one). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 export const fmt = (v: number, digits = 2): string => v.toFixed(digits);
 
 /**

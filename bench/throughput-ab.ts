@@ -27,6 +27,7 @@ for (const n of batches) {
   await Promise.all(pools.map((p) => p.ready));
   const loop = (p: WorkerPool, seconds: number) => closedLoop(Infinity, 2 * n, (i) => p.classify(inputs[i % inputs.length]), performance.now() + seconds * 1000);
   for (const p of pools) await loop(p, 1); // warm-up: compiled paths, routed graph, JIT
+  const warm = pools.map((p) => p.stats()); // mean batch sizes below count the measured slices only
   const arms: [Arm, Arm] = [{ rates: [], lat: [] }, { rates: [], lat: [] }];
   const ratios: number[] = [];
   for (let k = 0; k < a.pairs; k++) {
@@ -40,8 +41,8 @@ for (const n of batches) {
     }
     ratios.push(rate[0] / rate[1]);
   }
-  const mean = (p: WorkerPool) => { const s = p.stats(); return s.completed / s.batches; };
-  rows.push({ n, A: arms[0], B: arms[1], ratios, sizes: { A: mean(pools[0]), B: mean(pools[1]) } });
+  const mean = (k: number) => { const s = pools[k].stats(); return (s.completed - warm[k].completed) / (s.batches - warm[k].batches); };
+  rows.push({ n, A: arms[0], B: arms[1], ratios, sizes: { A: mean(0), B: mean(1) } });
   await Promise.all(pools.map((p) => p.close()));
   const r = rows[rows.length - 1];
   const line = (x: Arm) => `${fmt(median(x.rates), 0).padStart(6)} inf/s  p50 ${fmt(quantile(x.lat, 0.5))}  p99 ${fmt(quantile(x.lat, 0.99))} ms`;

@@ -21,7 +21,7 @@ import { spawnWorker } from './worker-spawn-node.js';
 export const DEFAULT_WORKERS = Math.min(8, Math.max(1, availableParallelism() - 1));
 
 /** Options of createPool; every field is optional, defaults in POOL_DEFAULTS. */
-export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency' | 'partialConcurrency'> {
+export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency' | 'hasIdleExecutor'> {
   /** Worker threads. Default DEFAULT_WORKERS. */
   workers: number;
   /** ORT intra-op threads per session inside each worker. Default 1. */
@@ -29,9 +29,10 @@ export interface PoolOptions extends Omit<SchedulerOptions, 'concurrency' | 'par
   /**
    * Batches sent to one worker before its results return. Default 2: the next
    * batch already waits in the worker's port, so the worker does not idle for a
-   * message round trip (costly when cores are oversubscribed). Only a worker's
-   * first batch may be partial; the second goes only when a full batch is queued
-   * (SchedulerOptions.partialConcurrency), so pipelining does not shrink batches.
+   * message round trip (costly when cores are oversubscribed). A partial batch
+   * goes only to an idle worker; a busy one gets a second batch only when a full
+   * one is queued (SchedulerOptions.hasIdleExecutor), so pipelining does not
+   * shrink batches.
    */
   batchesPerWorker: number;
   /** Passed to loadModel in every worker (threads comes from intraOpNumThreads). */
@@ -113,7 +114,7 @@ export class WorkerPool {
       maxQueue,
       timeoutMs,
       concurrency: options.workers * options.batchesPerWorker,
-      partialConcurrency: options.workers,
+      hasIdleExecutor: () => this.slots.some((s) => s.state === 'ready' && s.calls.size === 0),
     });
     this.ready = new Promise<void>((resolve, reject) => (this.readyCb = { resolve, reject }));
     this.ready.catch(() => {}); // a caller that never awaits ready must not crash the process
@@ -172,6 +173,7 @@ export class WorkerPool {
       slot.state = 'ready';
       if (this.slots.every((s) => s.state !== 'loading')) this.readyCb.resolve();
       this.wakeWaiting();
+      this.scheduler.wake(); // an idle worker: partial batches held back for one may go now
       return;
     }
     const call = slot.calls.get(msg.id);

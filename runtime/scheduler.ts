@@ -18,13 +18,15 @@ export interface SchedulerOptions {
   /** Executor calls running at once (a pool passes workers x batches per worker). Default 1. */
   concurrency: number;
   /**
-   * Executor calls that may start with a partial batch; the calls beyond it (up to `concurrency`) only take full
-   * batches. A pool passes its worker count: an idle worker gets whatever is queued at once, and a busy one is sent
-   * a second batch only when a full one is waiting, so under load the queue grows into large batches instead of
-   * being split into many small ones (measured on `instanas serve`: 1,380 of 2,107 batches had one input without
-   * this rule). Default undefined = `concurrency` (every call may be partial).
+   * Whether an executor is idle now. When given, a partial batch starts only while one is; calls beyond that (up to
+   * `concurrency`) only take full batches. A pool passes "some live worker has nothing in flight": an idle worker
+   * gets whatever is queued at once, and a busy one is sent a second batch only when a full one is waiting, so under
+   * load the queue grows into large batches instead of being split into many small ones (measured on
+   * `instanas serve`: 1,380 of 2,107 batches had one input without this rule). Call wake() when it may have turned
+   * true for a reason the scheduler does not see (a worker became ready). Default undefined: every call may be
+   * partial.
    */
-  partialConcurrency: number | undefined;
+  hasIdleExecutor: (() => boolean) | undefined;
   /** Default per-request deadline from submit() to result; undefined = none. */
   timeoutMs: number | undefined;
 }
@@ -34,7 +36,7 @@ export const SCHEDULER_DEFAULTS: Readonly<SchedulerOptions> = Object.freeze({
   maxQueueDelayMs: 0,
   maxQueue: 1024,
   concurrency: 1,
-  partialConcurrency: undefined,
+  hasIdleExecutor: undefined,
   timeoutMs: undefined,
 });
 
@@ -114,11 +116,8 @@ export class Scheduler<R> {
     positiveInt('maxBatchSize', o.maxBatchSize);
     positiveInt('maxQueue', o.maxQueue);
     positiveInt('concurrency', o.concurrency);
-    if (o.partialConcurrency !== undefined) {
-      positiveInt('partialConcurrency', o.partialConcurrency);
-      if (o.partialConcurrency > o.concurrency)
-        throw new RangeError(`options.partialConcurrency: must be <= concurrency (${o.concurrency}), got ${o.partialConcurrency}`);
-    }
+    if (o.hasIdleExecutor !== undefined && typeof o.hasIdleExecutor !== 'function')
+      throw new TypeError(`options.hasIdleExecutor: expected a function, got ${typeof o.hasIdleExecutor}`);
     if (!(o.maxQueueDelayMs >= 0)) throw new RangeError(`options.maxQueueDelayMs: must be >= 0, got ${o.maxQueueDelayMs}`);
     if (o.timeoutMs !== undefined && !(o.timeoutMs > 0)) throw new RangeError(`options.timeoutMs: must be > 0, got ${o.timeoutMs}`);
     if (!itemDims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`itemDims: must be positive integers, got ${JSON.stringify(itemDims)}`);
@@ -159,6 +158,11 @@ export class Scheduler<R> {
       this.queue.push(p);
       this.pump();
     });
+  }
+
+  /** Dispatches what can go now; for when hasIdleExecutor() may have turned true (a pool's worker became ready). */
+  wake(): void {
+    this.pump();
   }
 
   /** Nothing queued and nothing running (cheaper than stats(), for per-request checks). */
@@ -202,10 +206,11 @@ export class Scheduler<R> {
 
   /** Dispatches while there is capacity and a batch is full, overdue, or the scheduler is closing. */
   private pump(): void {
-    const partial = this.options.partialConcurrency ?? this.options.concurrency;
+    const idle = this.options.hasIdleExecutor;
     while (this.queue.length > 0 && this.s.inFlightBatches < this.options.concurrency) {
       const full = this.queue.length >= this.options.maxBatchSize;
-      if (!full && !this.closed && this.s.inFlightBatches >= partial) break; // a running batch's end pumps again
+      // A partial batch waits for an idle executor: a running batch's end, or wake(), pumps again.
+      if (!full && !this.closed && idle && this.s.inFlightBatches > 0 && !idle()) break;
       const waited = now() - this.queue[0].t0;
       if (!full && !this.closed && waited < this.options.maxQueueDelayMs) {
         // Wait for the batch to fill, but no longer than the oldest request's deadline.

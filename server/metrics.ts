@@ -142,6 +142,27 @@ export class Metrics {
       });
     cacheCounter('hits');
     cacheCounter('misses');
+    // Executions (batches) and the inputs they ran, as deltas of the back ends' cumulative counts like the cache
+    // counters: rate(inputs) / rate(executions) is the mean batch size the scheduler forms under the current load.
+    const executed = { executions: new WeakMap<object, number>(), executedInputs: new WeakMap<object, number>() };
+    const execCounter = (kind: 'executions' | 'executedInputs', name: string, help: string) =>
+      new client.Counter({
+        name,
+        help,
+        labelNames: ['model'],
+        registers: [this.registry],
+        collect() {
+          for (const e of models()) {
+            const cur = e.classifier.stats()[kind];
+            if (cur === undefined) continue;
+            const prev = executed[kind].get(e.classifier) ?? 0;
+            if (cur > prev) this.inc({ model: e.name }, cur - prev);
+            executed[kind].set(e.classifier, cur);
+          }
+        },
+      });
+    execCounter('executions', 'instanas_model_executions_total', 'Model executions (batches; batch-1 runs on the server thread included).');
+    execCounter('executedInputs', 'instanas_model_execution_inputs_total', 'Inputs run by those executions (divided by executions: the mean batch size).');
   }
 
   setModelInfo(entry: ModelEntry, old: ModelEntry | undefined): void {

@@ -104,6 +104,14 @@ describe('the server under concurrent HTTP load', () => {
       const i1 = inline();
       expect(await loop(400, 8)).toEqual(Array(400).fill(200));
       expect(inline() - i1).toBeLessThan(200);
+      // Every input counted once in the execution counters, inline runs as batches of 1, pool batches as they formed.
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const counter = (name: string) => Number(new RegExp(`${name}\\{model="${MODEL_A}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+      const st = s.deps.registry.get(MODEL_A)!.classifier.stats();
+      expect(counter('instanas_model_execution_inputs_total')).toBe(st.executedInputs);
+      expect(st.executedInputs).toBe(420); // 20 + 400 requests; load-time warm-ups do not pass through the scheduler
+      expect(counter('instanas_model_executions_total')).toBe(st.executions);
+      expect(st.executions).toBeLessThan(st.executedInputs!); // the pool batched at concurrency 8
     } finally {
       agent.destroy();
       await s.stop();

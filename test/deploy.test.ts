@@ -14,11 +14,12 @@ import { startTestServer, type TestServer } from './helpers/server-fixture.js';
 
 const K8S = path.resolve('deploy/k8s');
 type Doc = any; // parsed YAML: the assertions below are the schema
-const docs: Record<string, Doc> = {};
+const docs: Record<string, Doc> = {}; // file -> its one manifest (a file with several documents fails below)
 for (const f of readdirSync(K8S).filter((f) => f.endsWith('.yaml'))) {
   const all = parseAllDocuments(readFileSync(path.join(K8S, f), 'utf8'));
   for (const d of all) if (d.errors.length) throw new Error(`${f}: ${d.errors[0].message}`);
-  docs[f] = all.map((d) => d.toJS())[0];
+  if (all.length !== 1) throw new Error(`${f}: expected one YAML document, found ${all.length} (extend this test)`);
+  docs[f] = all[0].toJS();
 }
 const byKind = (kind: string): Doc => Object.values(docs).find((d) => d.kind === kind);
 
@@ -51,7 +52,8 @@ describe('deploy/k8s', () => {
     expect(container.command.slice(-1)[0]).toBe('bin/instanas.js');
     const [cmd, ...rest] = container.args;
     expect(cmd).toBe(serve.name);
-    expect(() => parseArgs({ args: rest, options: serve.options, allowPositionals: false, strict: true })).not.toThrow();
+    const { values } = parseArgs({ args: rest, options: serve.options, allowPositionals: false, strict: true });
+    expect(values.port, 'the port comes from PORT (below), not --port').toBeUndefined();
     const env = Object.fromEntries(container.env.filter((e: Doc) => 'value' in e).map((e: Doc) => [e.name, e.value]));
     expect(Number(env.PORT)).toBe(port('http'));
     const ann = dep.spec.template.metadata.annotations;

@@ -75,6 +75,12 @@ describe('preprocess', () => {
       Array.from({ length: 6 }, (_, p) => Math.fround((Math.fround(px[p * 4 + ch] * (px[p * 4 + 3] / 255)) / 255 - [0.1, 0.2, 0.3][ch]) / [0.5, 0.6, 0.7][ch])),
     );
     expect(Array.from(rgb)).toEqual(wantRgb);
+    // RGB without alpha at the input size: luma, stored as float32, normalised.
+    const px3 = Uint8Array.from({ length: 6 * 3 }, (_, i) => (i * 91 + 13) % 256);
+    const out3 = preprocess({ data: px3, width: 3, height: 2, channels: 3 }, s);
+    expect(Array.from(out3)).toEqual(
+      Array.from({ length: 6 }, (_, p) => Math.fround((Math.fround(0.299 * px3[p * 3] + 0.587 * px3[p * 3 + 1] + 0.114 * px3[p * 3 + 2]) / 255 - 0.5) / 0.25)),
+    );
   });
 
   it('converts colour to BT.601 luma and normalises', () => {

@@ -77,30 +77,48 @@ describe('Scheduler', () => {
     expect(s.stats().batchSizes).toEqual([0, 1, 0, 0, 1]);
   });
 
-  it('past partialConcurrency, sends only full batches: an idle executor gets a lone input, a busy one waits for a full batch', async () => {
-    const g = gate();
+  it('with hasIdleExecutor, sends a partial batch only to an idle executor, a full one at once, and wake() re-checks', async () => {
+    const gates = [gate(), gate()];
     const calls: number[] = [];
+    let running = 0;
+    let override: boolean | undefined; // stands for a second worker turning idle or ready, unseen by the scheduler
     const gated: BatchExecutor<ClassifyResult> = async (batch, dims) => {
-      calls.push(batch.length);
-      if (calls.length === 1) await g.wait; // the first batch holds its slot until the gate opens
-      return direct(batch, dims);
+      const k = calls.push(batch.length) - 1;
+      running++;
+      try {
+        if (k < 2) await gates[k].wait; // the first two batches hold their executor until their gate opens
+        return await direct(batch, dims);
+      } finally {
+        running--;
+      }
     };
-    const s = new Scheduler(gated, item, { maxBatchSize: 4, concurrency: 2, partialConcurrency: 1 });
+    const s = new Scheduler(gated, item, { maxBatchSize: 4, concurrency: 2, hasIdleExecutor: () => override ?? running === 0 });
+    const pause = () => new Promise((r) => setTimeout(r, 20));
     const first = s.submit(input(0)); // idle: goes alone at once
-    const partial = [1, 2].map((i) => s.submit(input(i))); // one call running: a partial batch must wait
-    await new Promise((r) => setTimeout(r, 20));
+    const partial = [1, 2].map((i) => s.submit(input(i))); // the executor is busy: a partial batch waits
+    await pause();
     expect(calls).toEqual([1]);
     const fill = [3, 4].map((i) => s.submit(input(i))); // 4 queued = a full batch: takes the second slot at once
-    await Promise.all(fill);
+    await pause();
     expect(calls).toEqual([1, 4]);
-    g.open();
-    const all = await Promise.all([first, ...partial, ...fill]);
+    const late = s.submit(input(5)); // both slots taken
+    override = false;
+    gates[0].open(); // the lone batch ends while the full one (inputs 1-4) still runs
+    await first;
+    await pause();
+    expect(calls, 'no idle executor: the partial batch stays queued').toEqual([1, 4]);
+    override = true;
+    s.wake();
+    await late;
+    expect(calls).toEqual([1, 4, 1]);
+    gates[1].open();
+    const all = await Promise.all([first, ...partial, ...fill, late]);
     for (const [i, r] of all.entries()) {
       const [ref] = await model.classify(input(i), [1, ...item]); // each caller got its own input's answer
       expect(Math.max(...r.logits.map((v, k) => Math.abs(v - ref.logits[k]))), `request ${i}`).toBeLessThan(1e-5);
     }
-    expect(s.stats()).toMatchObject({ completed: 5, queueDepth: 0, batchSizes: [0, 1, 0, 0, 1] });
-    expect(() => new Scheduler(direct, item, { concurrency: 1, partialConcurrency: 2 })).toThrow(/^options.partialConcurrency: must be <= concurrency/);
+    expect(s.stats()).toMatchObject({ completed: 6, queueDepth: 0, batchSizes: [0, 2, 0, 0, 1] });
+    expect(() => new Scheduler(direct, item, { hasIdleExecutor: 3 as never })).toThrow(/^options.hasIdleExecutor: expected a function/);
   });
 
   it('rejects bad inputs before queueing, naming the argument', async () => {
