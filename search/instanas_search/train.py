@@ -211,15 +211,20 @@ class Searcher:
     _PHASE_KEYS = {"pretrain": ("pretrain_epochs", "pretrain_full_epochs", "keep_prob_end"),
                    "search": ("search_epochs", "controller_passes", "controller_batches"),
                    "finetune": ("finetune_epochs", "finetune_lr")}
+    # Config sections that only one phase reads: free while that phase has not begun (the reward shapes the search
+    # alone, so a pretrained snapshot can be searched again under another latency bound).
+    _PHASE_SECTIONS = {"search": ("reward",)}
 
     def _check_resumable(self, st: Dict[str, Any], path: Path) -> None:
         saved, now = dict(st["config"]), self.cfg.to_dict()
         pi, e = st["next"]
         names = [p.name for p in self.phases]
         free = set(self._FREE_KEYS)
+        free_sections: set = set()
         for i, name in enumerate(names):
             if i > pi or (i == pi and e == 0):
                 free.update(self._PHASE_KEYS.get(name, ()))
+                free_sections.update(self._PHASE_SECTIONS.get(name, ()))
         changed = sorted(k for k in set(saved["train"]) | set(now["train"])
                          if saved["train"].get(k) != now["train"].get(k))
         if any(k not in free for k in changed):
@@ -227,9 +232,15 @@ class Searcher:
             raise ValueError(f"{path} was written with another config (train.{', train.'.join(bad)}); use a fresh --out "
                              "or the same config (only phases that have not begun may change length)")
         saved.pop("train"), now.pop("train")
+        section_changes = {f"{sec}.{k}": [saved[sec].get(k), now[sec].get(k)] for sec in sorted(free_sections)
+                           for k in sorted(set(saved.get(sec, {})) | set(now.get(sec, {})))
+                           if saved.get(sec, {}).get(k) != now.get(sec, {}).get(k)}
+        for sec in free_sections:
+            saved.pop(sec, None), now.pop(sec, None)
         if json.dumps(saved, sort_keys=True, default=list) != json.dumps(now, sort_keys=True, default=list):
             raise ValueError(f"{path} was written with another config; use a fresh --out or the same config")
         self.resume_changes = {k: [st["config"]["train"].get(k), self.cfg.to_dict()["train"].get(k)] for k in changed}
+        self.resume_changes.update(section_changes)
 
     # ---------- policies ----------
     def _x(self, images: torch.Tensor, train: bool, g: torch.Generator) -> torch.Tensor:

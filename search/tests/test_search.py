@@ -84,6 +84,37 @@ def test_resume_may_shorten_phases_not_yet_begun(tiny_cfg, tmp_path):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+def test_resume_may_change_the_reward_until_the_search_begins(tiny_cfg, tmp_path):
+    tiny_cfg.train.pretrain_epochs = 1
+    tiny_cfg.train.search_epochs = 1
+    tiny_cfg.train.finetune_epochs = 1
+    s = Searcher(tiny_cfg, str(tmp_path / "r"))
+
+    class Kill(Exception):
+        pass
+
+    def stop(row):
+        if row["phase"] == "pretrain":
+            raise Kill()
+
+    with pytest.raises(Kill):
+        s.run(stop)
+    frac = tiny_cfg.reward.ub_end_frac
+    tiny_cfg.reward.ub_end_frac = frac / 2  # a tighter latency bound for the search that has not begun
+    r = Searcher(tiny_cfg, str(tmp_path / "r"))
+    assert r.resume() and r.resume_changes == {"reward.ub_end_frac": [frac, frac / 2]}
+
+    def stop_in_search(row):
+        if row["phase"] == "search":
+            raise Kill()
+
+    with pytest.raises(Kill):
+        r.run(stop_in_search)
+    tiny_cfg.reward.ub_end_frac = frac  # the search has run under the other bound: no longer free
+    with pytest.raises(ValueError, match="another config"):
+        Searcher(tiny_cfg, str(tmp_path / "r")).resume()
+
+
 TINY_SETS = ["data.dataset=synthetic", "data.limit_train=0", "data.limit_eval=0", "data.synthetic_size=160", "data.augment=false",
              "train.batch_size=32", "train.threads=1", "train.pretrain_epochs=1", "train.search_epochs=1"]
 
