@@ -171,4 +171,8 @@ def load_config(path: Optional[str] = None, overrides: Optional[List[str]] = Non
         for k in reversed(keys[:-1]):
             nested = {k: nested}
         _merge(cfg, nested, "")
+    if cfg.reward.macs_proxy and cfg.reward.latency_table:
+        # The table would win silently (a search of session 8 ran on the table while asked for MACs).
+        raise ConfigError(f"reward.macs_proxy=true and reward.latency_table={cfg.reward.latency_table!r} are both set: "
+                          "choose one (--set reward.latency_table= clears the table)")
     return cfg

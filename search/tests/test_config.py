@@ -56,3 +56,10 @@ def test_every_shipped_config_builds_its_search(path, tmp_path):
     s = Searcher(cfg, str(tmp_path))
     assert s.graph.num_cells == 17 if path.stem != "tiny" else s.graph.num_cells > 0
     assert s.bounds.lb <= s.bounds.ub_end <= s.bounds.ub_start or s.static
+
+
+def test_macs_proxy_and_a_latency_table_are_exclusive():
+    with pytest.raises(ConfigError, match="reward.macs_proxy=true and reward.latency_table=.* are both set"):
+        load_config(str(REPO / "search" / "configs" / "fashion-mnist.json"), ["reward.macs_proxy=true"])
+    cfg = load_config(str(REPO / "search" / "configs" / "fashion-mnist.json"), ["reward.latency_table=", "reward.macs_proxy=true"])
+    assert cfg.reward.macs_proxy and cfg.reward.latency_table == ""
