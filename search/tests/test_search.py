@@ -56,21 +56,25 @@ def test_resume_refuses_other_config(tiny_cfg, tmp_path):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+class Kill(Exception):
+    pass
+
+
+def run_until(searcher, phase):
+    """Runs `searcher` and kills it once it has logged an epoch of `phase` (its checkpoint is written by then)."""
+    def stop(row):
+        if row["phase"] == phase:
+            raise Kill()
+
+    with pytest.raises(Kill):
+        searcher.run(stop)
+
+
 def test_resume_may_shorten_phases_not_yet_begun(tiny_cfg, tmp_path):
     tiny_cfg.train.pretrain_epochs = 1
     tiny_cfg.train.search_epochs = 1
     tiny_cfg.train.finetune_epochs = 3
-    s = Searcher(tiny_cfg, str(tmp_path / "r"))
-
-    class Kill(Exception):
-        pass
-
-    def stop(row):
-        if row["phase"] == "search":
-            raise Kill()
-
-    with pytest.raises(Kill):
-        s.run(stop)
+    run_until(Searcher(tiny_cfg, str(tmp_path / "r")), "search")
     lr = tiny_cfg.train.finetune_lr
     tiny_cfg.train.finetune_epochs = 1
     tiny_cfg.train.finetune_lr = lr / 2  # the fine-tuning's own LR: its phase has not begun
@@ -88,28 +92,12 @@ def test_resume_may_change_the_reward_until_the_search_begins(tiny_cfg, tmp_path
     tiny_cfg.train.pretrain_epochs = 1
     tiny_cfg.train.search_epochs = 1
     tiny_cfg.train.finetune_epochs = 1
-    s = Searcher(tiny_cfg, str(tmp_path / "r"))
-
-    class Kill(Exception):
-        pass
-
-    def stop(row):
-        if row["phase"] == "pretrain":
-            raise Kill()
-
-    with pytest.raises(Kill):
-        s.run(stop)
+    run_until(Searcher(tiny_cfg, str(tmp_path / "r")), "pretrain")
     frac = tiny_cfg.reward.ub_end_frac
     tiny_cfg.reward.ub_end_frac = frac / 2  # a tighter latency bound for the search that has not begun
     r = Searcher(tiny_cfg, str(tmp_path / "r"))
     assert r.resume() and r.resume_changes == {"reward.ub_end_frac": [frac, frac / 2]}
-
-    def stop_in_search(row):
-        if row["phase"] == "search":
-            raise Kill()
-
-    with pytest.raises(Kill):
-        r.run(stop_in_search)
+    run_until(r, "search")
     tiny_cfg.reward.ub_end_frac = frac  # the search has run under the other bound: no longer free
     with pytest.raises(ValueError, match="another config"):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
