@@ -120,33 +120,11 @@ export class Metrics {
         for (const e of models()) this.set({ model: e.name }, e.classifier.stats().queueDepth);
       },
     });
-    // Back ends report cumulative cache totals; each scrape adds what is new since the last
-    // one. Keyed by back end, so a reloaded model's fresh back end counts from 0.
-    const seen = { hits: new WeakMap<object, number>(), misses: new WeakMap<object, number>() };
-    const cacheCounter = (kind: 'hits' | 'misses') =>
-      new client.Counter({
-        name: `instanas_path_cache_${kind}_total`,
-        help: `Compiled-path cache ${kind} reported by the back end.`,
-        labelNames: ['model'],
-        registers: [this.registry],
-        collect() {
-          for (const e of models()) {
-            const s = e.classifier.stats();
-            const cur = kind === 'hits' ? s.cacheHits : s.cacheMisses;
-            if (cur === undefined) continue;
-            const prev = seen[kind].get(e.classifier) ?? 0;
-            if (cur > prev) this.inc({ model: e.name }, cur - prev);
-            seen[kind].set(e.classifier, cur);
-          }
-        },
-      });
-    cacheCounter('hits');
-    cacheCounter('misses');
-    // Executions (batches) and the inputs they ran, as deltas of the back ends' cumulative counts like the cache
-    // counters: rate(inputs) / rate(executions) is the mean batch size the scheduler forms under the current load.
-    const executed = { executions: new WeakMap<object, number>(), executedInputs: new WeakMap<object, number>() };
-    const execCounter = (kind: 'executions' | 'executedInputs', name: string, help: string) =>
-      new client.Counter({
+    // Back ends report cumulative totals (cache hits and misses, executions and their inputs); each scrape adds what
+    // is new since the last one. Keyed by back end, so a reloaded model's fresh back end counts from 0.
+    const fromTotals = (name: string, help: string, kind: 'cacheHits' | 'cacheMisses' | 'executions' | 'executedInputs') => {
+      const seen = new WeakMap<object, number>();
+      return new client.Counter({
         name,
         help,
         labelNames: ['model'],
@@ -155,14 +133,18 @@ export class Metrics {
           for (const e of models()) {
             const cur = e.classifier.stats()[kind];
             if (cur === undefined) continue;
-            const prev = executed[kind].get(e.classifier) ?? 0;
+            const prev = seen.get(e.classifier) ?? 0;
             if (cur > prev) this.inc({ model: e.name }, cur - prev);
-            executed[kind].set(e.classifier, cur);
+            seen.set(e.classifier, cur);
           }
         },
       });
-    execCounter('executions', 'instanas_model_executions_total', 'Model executions (batches; batch-1 runs on the server thread included).');
-    execCounter('executedInputs', 'instanas_model_execution_inputs_total', 'Inputs run by those executions (divided by executions: the mean batch size).');
+    };
+    fromTotals('instanas_path_cache_hits_total', 'Compiled-path cache hits reported by the back end.', 'cacheHits');
+    fromTotals('instanas_path_cache_misses_total', 'Compiled-path cache misses reported by the back end.', 'cacheMisses');
+    // rate(inputs) / rate(executions) is the mean batch size the scheduler forms under the current load.
+    fromTotals('instanas_model_executions_total', 'Model executions (batches; batch-1 runs on the server thread included).', 'executions');
+    fromTotals('instanas_model_execution_inputs_total', 'Inputs run by those executions (divided by executions: the mean batch size).', 'executedInputs');
   }
 
   setModelInfo(entry: ModelEntry, old: ModelEntry | undefined): void {
