@@ -60,6 +60,23 @@ export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   routed: 'hot',
 });
 
+/** Throws RangeError naming the option for a value outside its domain (see ModelOptions). */
+export function checkModelOptions(opts: ModelOptions): void {
+  if (!Number.isInteger(opts.threads) || opts.threads < 1)
+    throw new RangeError(`options.threads: must be a positive integer, got ${opts.threads}`);
+  if (!Number.isInteger(opts.warmup) || opts.warmup < 0)
+    throw new RangeError(`options.warmup: must be a non-negative integer, got ${opts.warmup}`);
+  if (!Number.isInteger(opts.topk) || opts.topk < 1) throw new RangeError(`options.topk: must be a positive integer, got ${opts.topk}`);
+  if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
+    throw new RangeError(`options.threshold: must be in [0,1], got ${opts.threshold}`);
+  if (!Number.isInteger(opts.precompile) || opts.precompile < 0)
+    throw new RangeError(`options.precompile: must be a non-negative integer, got ${opts.precompile}`);
+  if (!['modules', 'compiled', 'auto'].includes(opts.tier))
+    throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
+  if (opts.routed !== 'hot' && opts.routed !== 'off' && !(Array.isArray(opts.routed) && opts.routed.every((c) => typeof c === 'string')))
+    throw new RangeError(`options.routed: must be 'hot', 'off' or an array of path codes, got ${JSON.stringify(opts.routed)}`);
+}
+
 /** What the model needs from a bundle, independent of where it lives. */
 export interface BundleSource {
   manifest: Manifest;

@@ -1,15 +1,17 @@
-// InstaModel: runs a bundle. The controller scores the whole batch, inputs are
-// grouped by path, and each group runs only its chosen modules, module by module.
+// InstaModel: runs a bundle. The controller scores the whole batch; then each input runs only its own path,
+// on one of three tiers: rows whose paths the routed graph covers run together in it (tier 3, routed-tier.ts),
+// a path compiled into one graph runs as one session (tier 2, compile.ts and path-cache.ts), and any other path
+// runs module by module (tier 1, modules-tier.ts). All tiers give the same logits (tests: 1e-5).
 // Environment-neutral: file access and the engine are injected (see model-node.ts).
 import type { Session, Tensor } from './engine.js';
-import type { Manifest, ModuleSpec } from './manifest-types.js';
+import type { Manifest } from './manifest-types.js';
 import { cellRules, decodeCode, makePath, selectCells, staticCells, type CellRule, type Path } from './path.js';
-// ---- tier 2 (compiled paths): see compile.ts, path-cache.ts ----
+import { gather, ModuleTier, runModule, zeros } from './modules-tier.js';
 import { pathBuilder } from './compile.js';
 import { PathCache, type PathCacheStats } from './path-cache.js';
-// ---- tier 3 (routed graph for mixed-path batches): see routed-tier.ts, routed.ts ----
 import { RoutedTier } from './routed-tier.js';
 import {
+  checkModelOptions,
   DEFAULT_OPTIONS,
   type BundleSource,
   type ClassifyOptions,
@@ -22,31 +24,7 @@ import { toResults, type BatchOutput } from './results.js';
 
 export * from './model-types.js';
 
-interface Child {
-  stem: Session;
-  cells: Session[][];
-  head: Session;
-}
-
-
 const now = (): number => performance.now();
-
-async function runModule(s: Session, t: Tensor): Promise<Tensor> {
-  const out = await s.run({ x: t });
-  const y = out.y;
-  if (!y) throw new Error(`module returned no output 'y' (outputs: ${Object.keys(out).join(', ')})`);
-  return y;
-}
-
-/** Rows `rows` of a batch-major tensor. */
-function gather(t: Tensor, rows: readonly number[]): Tensor {
-  const n = t.dims[0];
-  if (rows.length === n) return t;
-  const size = t.data.length / n;
-  const data = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => data.set(t.data.subarray(r * size, (r + 1) * size), i * size));
-  return { data, dims: [rows.length, ...t.dims.slice(1)] };
-}
 
 /** One macrotask turn: setImmediate in node (I/O callbacks run first), setTimeout elsewhere. */
 const yieldToEventLoop = (): Promise<void> =>
@@ -64,8 +42,7 @@ export class InstaModel {
   private constructor(
     readonly manifest: Manifest,
     readonly engineName: string,
-    private readonly controller: Session | null,
-    private readonly child: Child,
+    private readonly modules: ModuleTier,
     options: ModelOptions,
     private readonly cache: PathCache<Session> | null,
     private readonly routed: RoutedTier | null,
@@ -80,46 +57,12 @@ export class InstaModel {
   /** Creates every session once (shared ONNX files are loaded once) and warms them up. */
   static async create(src: BundleSource, options: Partial<ModelOptions> = {}): Promise<InstaModel> {
     const opts: ModelOptions = { ...DEFAULT_OPTIONS, ...options };
-    if (!Number.isInteger(opts.threads) || opts.threads < 1)
-      throw new RangeError(`options.threads: must be a positive integer, got ${opts.threads}`);
-    if (!Number.isInteger(opts.warmup) || opts.warmup < 0)
-      throw new RangeError(`options.warmup: must be a non-negative integer, got ${opts.warmup}`);
-    if (!Number.isInteger(opts.topk) || opts.topk < 1)
-      throw new RangeError(`options.topk: must be a positive integer, got ${opts.topk}`);
-    if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1))
-      throw new RangeError(`options.threshold: must be in [0,1], got ${opts.threshold}`);
-    if (!Number.isInteger(opts.precompile) || opts.precompile < 0)
-      throw new RangeError(`options.precompile: must be a non-negative integer, got ${opts.precompile}`);
-    if (!['modules', 'compiled', 'auto'].includes(opts.tier))
-      throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
-    if (opts.routed !== 'hot' && opts.routed !== 'off' && !(Array.isArray(opts.routed) && opts.routed.every((c) => typeof c === 'string')))
-      throw new RangeError(`options.routed: must be 'hot', 'off' or an array of path codes, got ${JSON.stringify(opts.routed)}`);
-    const routedPlan = RoutedTier.plan(src.manifest, opts);
-
+    checkModelOptions(opts);
+    const routedPlan = RoutedTier.plan(src.manifest, opts); // before any session: bad codes fail fast
     const m = src.manifest;
-    const byFile = new Map<string, Promise<Session>>();
-    const session = (file: string): Promise<Session> => {
-      let s = byFile.get(file);
-      if (!s) {
-        s = src
-          .readFile(file)
-          .then((bytes) => src.engine.createSession(bytes, { intraOpNumThreads: opts.threads }))
-          .catch((err: unknown) => {
-            throw new Error(`cannot load ONNX file '${file}': ${(err as Error).message?.split('\n')[0] ?? err}`);
-          });
-        byFile.set(file, s);
-      }
-      return s;
-    };
-    const mod = (spec: ModuleSpec) => session(spec.file);
-    const controller = m.kind === 'instanas' && m.controller ? await session(m.controller.file) : null;
-    const child: Child = {
-      stem: await mod(m.graph.stem),
-      cells: await Promise.all(m.graph.cells.map((c) => Promise.all(c.options.map(mod)))),
-      head: await mod(m.graph.head),
-    };
+    const modules = await ModuleTier.create(src, opts.threads);
     const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
-    const model = new InstaModel(m, src.engine.name, controller, child, opts, cache, routedPlan && (await RoutedTier.create(src, opts, routedPlan)));
+    const model = new InstaModel(m, src.engine.name, modules, opts, cache, routedPlan && (await RoutedTier.create(src, opts, routedPlan)));
     // Hot paths first, so the first requests already find them compiled (no compile on the request path).
     for (const hp of cache ? (m.hotPaths ?? []).slice(0, opts.precompile) : []) await cache!.preload(hp.code, hp.share);
     for (let i = 0; i < opts.warmup; i++) await model.warmup();
@@ -128,17 +71,8 @@ export class InstaModel {
 
   /** One batch-1 run of every session on zeros, so the first request is not slow. */
   private async warmup(): Promise<void> {
-    const zeros = (shape: readonly number[]): Tensor => {
-      const dims = [1, ...shape.slice(1)];
-      return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
-    };
+    await this.modules.warmup();
     const g = this.manifest.graph;
-    if (this.controller && this.manifest.controller) await runModule(this.controller, zeros(this.manifest.controller.inputShape));
-    await runModule(this.child.stem, zeros(g.stem.inputShape));
-    for (let c = 0; c < g.cells.length; c++)
-      for (let o = 0; o < g.cells[c].options.length; o++)
-        await runModule(this.child.cells[c][o], zeros(g.cells[c].options[o].inputShape));
-    await runModule(this.child.head, zeros(g.head.inputShape));
     for (const hp of this.manifest.hotPaths ?? []) {
       const s = this.cache?.peek(hp.code);
       if (s) await runModule(s, zeros(g.stem.inputShape));
@@ -200,12 +134,13 @@ export class InstaModel {
   /** probs: the controller's output [n, Σ options], row-major, in a buffer of its own (null without a controller). */
   private async routeChecked(x: Tensor): Promise<{ probs: Float32Array | null; paths: Path[]; controllerMs: number }> {
     const n = x.dims[0];
-    if (!this.controller) {
+    const controller = this.modules.controller;
+    if (!controller) {
       const cells = staticCells(this.rules);
       return { probs: null, paths: Array.from({ length: n }, () => makePath(this.manifest, cells.map((c) => [...c]))), controllerMs: 0 };
     }
     const t0 = now();
-    const y = await runModule(this.controller, x);
+    const y = await runModule(controller, x);
     const controllerMs = now() - t0;
     const total = this.optionCounts.reduce((a, b) => a + b, 0);
     if (y.dims.length !== 2 || y.dims[0] !== n || y.dims[1] !== total)
@@ -214,30 +149,6 @@ export class InstaModel {
     for (let i = 0; i < n; i++) paths.push(makePath(this.manifest, selectCells(y.data.subarray(i * total, (i + 1) * total), this.rules, this.threshold)));
     // A copy: the engine's output buffer may be shared, and this one can be transferred to another thread.
     return { probs: y.data.slice(0, n * total), paths, controllerMs };
-  }
-
-  /** Runs cells and head for a batch (stem output) that shares one path; returns logits [n, labels]. */
-  private async runCellsAndHead(stemOut: Tensor, cells: readonly (readonly number[])[]): Promise<Tensor> {
-    let h = stemOut;
-    for (let c = 0; c < cells.length; c++) {
-      const opts = cells[c];
-      if (opts.length === 0) continue; // identity
-      let acc: Float32Array | undefined;
-      let dims: readonly number[] = [];
-      for (const o of opts) {
-        const y = await runModule(this.child.cells[c][o], h);
-        if (!acc) {
-          acc = Float32Array.from(y.data);
-          dims = y.dims;
-        } else {
-          if (y.data.length !== acc.length)
-            throw new Error(`cell ${c} option ${o} output dims [${y.dims.join(',')}] differ from [${dims.join(',')}]`);
-          for (let k = 0; k < acc.length; k++) acc[k] += y.data[k];
-        }
-      }
-      h = { data: acc!, dims };
-    }
-    return runModule(this.child.head, h);
   }
 
   /**
@@ -311,8 +222,8 @@ export class InstaModel {
       let y = await this.cache?.use(code, (s) => runModule(s, gather(x, rows)), this.options.tier === 'compiled');
       rows.forEach((r) => (tiers[r] = y ? 'compiled' : 'modules'));
       if (!y) {
-        stemOut ??= await runModule(this.child.stem, x);
-        y = await this.runCellsAndHead(gather(stemOut, rows), paths[rows[0]].cells);
+        stemOut ??= await runModule(this.modules.stem, x);
+        y = await this.modules.runCellsAndHead(gather(stemOut, rows), paths[rows[0]].cells);
       }
       if (y.dims.length !== 2 || y.dims[0] !== rows.length || y.dims[1] !== labels.length)
         throw new Error(`head output has dims [${y.dims.join(',')}], expected [${rows.length},${labels.length}]`);
@@ -342,9 +253,7 @@ export class InstaModel {
   /** Releases every ONNX session. */
   async release(): Promise<void> {
     await this.cache?.close();
-    const all = new Set<Session>([this.child.stem, this.child.head, ...this.child.cells.flat()]);
-    if (this.controller) all.add(this.controller);
     await this.routed?.release();
-    await Promise.all([...all].map((s) => s.release()));
+    await this.modules.release();
   }
 }
