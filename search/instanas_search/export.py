@@ -114,7 +114,7 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
         chosen = [layout.default_option] if static else list(range(len(layout.options)))
         opts = [_module_entry(f"cell{i:02d}_op{j}", graph.cells[i][j], cshape, out, opset, layout.options[j]) for j in chosen]
         cells.append({"inputShape": list(cshape), "outputShape": [1, spec.out_ch, *spec.out_hw],
-                      "defaultOption": 0 if static else layout.default_option, "options": opts})
+                      "defaultOption": 0 if static else layout.empty_option, "options": opts})
     head = _module_entry("head", graph.head, (1, layout.cells[-1].out_ch) + layout.cells[-1].out_hw, out, opset)
     ids = {stem["id"], head["id"]} | {o["id"] for c in cells for o in c["options"]}
     table = {k: v for k, v in latency.table.items() if k in ids or k == "controller"}

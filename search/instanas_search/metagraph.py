@@ -68,7 +68,7 @@ class MetaGraph(nn.Module):
         fix = torch.zeros_like(policy)
         for i, keeps in enumerate(self._preserving):
             if not keeps:
-                fix[:, i, self.layout.default_option] = empty[:, i].to(torch.float32)
+                fix[:, i, self.layout.empty_option] = empty[:, i].to(torch.float32)
         return torch.maximum(policy, fix)
 
     def all_on(self, n: int, device: Optional[torch.device] = None) -> torch.Tensor:

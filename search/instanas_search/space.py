@@ -40,7 +40,8 @@ class SpaceLayout:
     in_ch: int
     in_hw: Tuple[int, int]
     options: Tuple[str, ...]
-    default_option: int
+    default_option: int  # the MobileNetV2 chain's option (the static baseline runs it in every cell)
+    empty_option: int  # runs in a shape-changing cell with nothing selected
 
 
 def _down(hw: Tuple[int, int], stride: int) -> Tuple[int, int]:
@@ -53,6 +54,9 @@ def build_layout(cfg: SpaceConfig, in_ch: int, in_hw: Tuple[int, int], num_class
         raise ValueError("space.options: at least one option is needed")
     if not 0 <= cfg.default_option < len(cfg.options):
         raise ValueError(f"space.default_option: {cfg.default_option} is not an index into {len(cfg.options)} options")
+    if not -1 <= cfg.empty_option < len(cfg.options):
+        raise ValueError(f"space.empty_option: {cfg.empty_option} is not -1 (default_option) or an index into "
+                         f"{len(cfg.options)} options")
     w = cfg.width_mult
     stem_ch = make_divisible(cfg.stem_channels * w)
     hw = _down(in_hw, cfg.stem_stride)
@@ -68,4 +72,5 @@ def build_layout(cfg: SpaceConfig, in_ch: int, in_hw: Tuple[int, int], num_class
             c_in, hw = c_out, out_hw
     head_ch = make_divisible(cfg.head_channels * (w if cfg.head_scale_with_width else max(1.0, w)))
     return SpaceLayout(stem_ch, cfg.stem_stride, stem_hw, tuple(cells), head_ch, num_classes, in_ch, in_hw,
-                       tuple(cfg.options), cfg.default_option)
+                       tuple(cfg.options), cfg.default_option,
+                       cfg.default_option if cfg.empty_option < 0 else cfg.empty_option)

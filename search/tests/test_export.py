@@ -4,20 +4,17 @@ import pytest
 import torch
 
 from instanas_search.cli import main
-from instanas_search.export import ExportError, validate_manifest
+from instanas_search.export import ExportError, validate_manifest, verify_with_runtime
 
 from conftest import FIXTURE
 
 
-def test_committed_fixture_is_valid_and_its_golden_is_consistent():
-    manifest = json.loads((FIXTURE / "manifest.json").read_text())
-    validate_manifest(manifest)
-    golden = json.loads((FIXTURE / manifest["golden"]).read_text())
+def _check_golden_paths(manifest, golden):
+    """Each golden path follows from its controller probabilities by the manifest's rule (threshold, identity where
+    the shape allows, else defaultOption), and its code spells the executed options; returns the paths."""
     cells = manifest["graph"]["cells"]
     thr = manifest["controller"]["threshold"]
     alphabet = "0123456789abcdefghijklmnopqrstuv"
-    assert len(golden["inputs"]) == golden["inputShape"][0] >= 16
-    assert len({p["code"] for p in golden["paths"]}) >= 10  # the fixture exercises many paths
     for probs, path, logits, label in zip(golden["controllerProbs"], golden["paths"], golden["logits"], golden["labels"]):
         off = 0
         for i, cell in enumerate(cells):
@@ -29,6 +26,41 @@ def test_committed_fixture_is_valid_and_its_golden_is_consistent():
             assert path["cells"][i] == expected
             assert path["code"][i] == alphabet[sum(1 << j for j in expected)]
         assert max(range(len(logits)), key=logits.__getitem__) == label
+    return golden["paths"]
+
+
+def test_committed_fixture_is_valid_and_its_golden_is_consistent():
+    manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    validate_manifest(manifest)
+    golden = json.loads((FIXTURE / manifest["golden"]).read_text())
+    assert len(golden["inputs"]) == golden["inputShape"][0] >= 16
+    assert len({p["code"] for p in golden["paths"]}) >= 10  # the fixture exercises many paths
+    _check_golden_paths(manifest, golden)
+
+
+def test_empty_option_is_exported_as_the_manifests_default_and_the_runtime_agrees(tmp_path):
+    """space.empty_option=1: a shape-changing cell with nothing selected runs option 1 in torch, the manifest says
+    so (defaultOption), and the TypeScript runtime (when built) reproduces the golden paths and logits."""
+    out = tmp_path / "tiny"
+    assert main(["export", "--config", "tiny", "--random", "--set", "space.empty_option=1", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {c["defaultOption"] for c in manifest["graph"]["cells"]} == {1}
+    golden = json.loads((out / "golden.json").read_text())
+    paths = _check_golden_paths(manifest, golden)
+    changing = [i for i, c in enumerate(manifest["graph"]["cells"]) if c["inputShape"][1:] != c["outputShape"][1:]]
+    probs_off = [[all(p < manifest["controller"]["threshold"] for p in _cell_probs(manifest, pr, i)) for i in changing]
+                 for pr in golden["controllerProbs"]]
+    # The rule is exercised: some golden input selects nothing in a shape-changing cell, and option 1 runs there.
+    hits = [(r, i) for r, row in enumerate(probs_off) for i, off in zip(changing, row) if off]
+    assert hits and all(paths[r]["cells"][i] == [1] for r, i in hits)
+    report = verify_with_runtime(str(out))
+    if report is not None:  # None: the runtime is not built here (CI builds it before pytest)
+        assert report.splitlines()[-1] == "OK" and "paths:       0 mismatches" in report, report
+
+
+def _cell_probs(manifest, probs, cell):
+    start = sum(len(c["options"]) for c in manifest["graph"]["cells"][:cell])
+    return probs[start:start + len(manifest["graph"]["cells"][cell]["options"])]
 
 
 def test_random_export_reproduces_the_committed_golden(tmp_path):

@@ -44,6 +44,27 @@ def test_empty_selection_rule(tiny_cfg):
             assert ex[i, g.layout.default_option] == 1
 
 
+def test_empty_option_replaces_the_default_only_for_empty_shape_changing_cells(tiny_cfg):
+    tiny_cfg.space.empty_option = 1
+    g = _graph(tiny_cfg)
+    ex = g.resolve(torch.zeros(1, g.num_cells, g.num_options))[0]
+    changing = [i for i, spec in enumerate(g.layout.cells) if not spec.shape_preserving]
+    assert changing
+    for i, spec in enumerate(g.layout.cells):
+        assert ex[i].tolist() == ([0.0, 1.0] + [0.0] * (g.num_options - 2) if i in changing else [0.0] * g.num_options)
+    # A selection is kept as it is; the MobileNetV2 chain (the static baseline) still runs default_option.
+    sel = torch.zeros(1, g.num_cells, g.num_options)
+    sel[0, changing[0], 3] = 1
+    assert g.resolve(sel)[0, changing[0]].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert (g.chain(1)[0, :, g.layout.default_option] == 1).all() and g.chain(1).sum() == g.num_cells
+
+
+def test_empty_option_out_of_range_names_the_key(tiny_cfg):
+    tiny_cfg.space.empty_option = 5
+    with pytest.raises(ValueError, match=r"space\.empty_option: 5"):
+        build_layout(tiny_cfg.space, 1, (28, 28), 8)
+
+
 def test_path_cost_and_bounds(tiny_cfg):
     g = _graph(tiny_cfg).float()
     macs = module_macs(g)
