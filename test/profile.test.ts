@@ -66,6 +66,19 @@ describe.skipIf(!existsSync(path.join(FIXTURE, 'manifest.json')))('instanas prof
     expect(j.details.stem.p10).toBeLessThanOrEqual(j.details.stem.p90);
   });
 
+  it('--batch N times batches of N and writes per-image entries', async () => {
+    const r = await run('profile', '--model', bundle, '--runs', '3', '--warmup', '1', '--batch', '3', '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.latency.method).toMatch(/, batch 3 \(ms per image: a run \/ 3\), 1 intra-op thread, median of 3 runs after 1 warm-up/);
+    const m = await loadManifest(bundle);
+    const ids = [...modulesOf(m).map(([, mod]) => mod.id), 'controller'];
+    expect(Object.keys(j.latency.table).sort()).toEqual(ids.sort());
+    for (const id of ids) expect(j.latency.table[id], id).toBeGreaterThan(0);
+    expect(j.details.stem.p10).toBeLessThanOrEqual(j.details.stem.p90);
+  });
+
   it('an invalid table is refused before anything is written', async () => {
     const text = readFileSync(path.join(bundle, 'manifest.json'), 'utf8');
     expect(() => writeLatency(bundle, { unit: 'ms', method: 'x', device: 'y', measuredAt: 'now', table: { stem: -1 } })).toThrow(
@@ -79,6 +92,7 @@ describe.skipIf(!existsSync(path.join(FIXTURE, 'manifest.json')))('instanas prof
     [['--warmup=-1'], /--warmup must be a non-negative integer, got '-1'/],
     [['--warmup', '1.5'], /--warmup must be a non-negative integer/],
     [['--threads', 'two'], /--threads must be a positive integer/],
+    [['--batch', '0'], /--batch must be a positive integer/],
   ])('usage error %j exits 2', async (args, msg) => {
     const r = await run('profile', '--model', bundle, ...args);
     expect(r.code).toBe(2);

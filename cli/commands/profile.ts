@@ -1,5 +1,7 @@
-// instanas profile --model <bundle> [--threads 1] [--runs 200] [--warmup 20] [--out file] [--write]
-// Per-module latency table (batch 1, onnxruntime-node) for the search's latency-aware reward.
+// instanas profile --model <bundle> [--threads 1] [--batch 1] [--runs 200] [--warmup 20] [--out file] [--write]
+// Per-module latency table (onnxruntime-node) for the search's latency-aware reward. At batch 1 an entry is the
+// latency of one run; at batch N it is one run's latency / N, the cost per image when the server batches N inputs
+// (fixed per-run costs, which dominate at batch 1 on small inputs, are then shared by N images).
 import { cpus } from 'node:os';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -20,16 +22,18 @@ export interface ProfileOptions {
   runs: number;
   /** Untimed rounds over every module first. Default 20. */
   warmup: number;
+  /** Inputs per run; entries are per image (a run's median / batch). Default 1. */
+  batch: number;
 }
 
-export const DEFAULT_PROFILE_OPTIONS: Readonly<ProfileOptions> = Object.freeze({ threads: 1, runs: 200, warmup: 20 });
+export const DEFAULT_PROFILE_OPTIONS: Readonly<ProfileOptions> = Object.freeze({ threads: 1, runs: 200, warmup: 20, batch: 1 });
 
 export interface LatencyTable {
   unit: 'ms';
   method: string;
   device: string;
   measuredAt: string;
-  /** Median ms per module id, plus 'controller' for instanas bundles. */
+  /** Median ms per module id (per image: divided by the batch), plus 'controller' for instanas bundles. */
   table: Record<string, number>;
   /**
    * Median ms of one run of a graph that does nothing (Identity on the image): the fixed cost of a session run that
@@ -52,8 +56,8 @@ interface Target {
   macs: number;
 }
 
-/** Deterministic pixels (mulberry32) so every profile sees the same input. */
-function pseudoImage(m: Manifest): Tensor {
+/** `n` images of deterministic pixels (mulberry32), so every profile sees the same input. */
+function pseudoImages(m: Manifest, n: number): Tensor {
   let s = 0x9e3779b9;
   const rand = () => {
     s = (s + 0x6d2b79f5) | 0;
@@ -62,15 +66,15 @@ function pseudoImage(m: Manifest): Tensor {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const { channels: c, height: h, width: w, mean, std } = m.input;
-  const data = new Float32Array(c * h * w);
+  const data = new Float32Array(n * c * h * w);
   for (let i = 0; i < data.length; i++) {
-    const ch = Math.floor(i / (h * w));
+    const ch = Math.floor(i / (h * w)) % c;
     data[i] = (Math.floor(rand() * 256) / 255 - (mean[ch] ?? mean[0])) / (std[ch] ?? std[0]);
   }
-  return { data, dims: [1, c, h, w] };
+  return { data, dims: [n, c, h, w] };
 }
 
-const batch1 = (s: Shape): number[] => [1, ...s.slice(1)];
+const batchOf = (n: number, s: Shape): number[] => [n, ...s.slice(1)];
 
 /** A model that only copies its input: the stem's graph with its input kept, one Identity node, no weights. */
 function identityModel(stem: Uint8Array): Uint8Array {
@@ -97,7 +101,7 @@ const OVERHEAD = '(identity)';
  */
 export async function profileBundle(dir: string, m: Manifest, options: Partial<ProfileOptions> = {}): Promise<ProfileResult> {
   const o: ProfileOptions = { ...DEFAULT_PROFILE_OPTIONS, ...options };
-  for (const k of ['threads', 'runs'] as const)
+  for (const k of ['threads', 'runs', 'batch'] as const)
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`options.${k}: must be a positive integer, got ${o[k]}`);
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new RangeError(`options.warmup: must be a non-negative integer, got ${o.warmup}`);
   const engine = createNodeEngine();
@@ -112,7 +116,7 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
   };
   const run = async (s: Session, x: Tensor) => (await s.run({ x })).y;
   try {
-    const image = pseudoImage(m);
+    const image = pseudoImages(m, o.batch);
     const targets: Target[] = [];
     if (m.kind === 'instanas' && m.controller)
       targets.push({ id: 'controller', session: await open(m.controller.file), input: image, macs: m.controller.macs });
@@ -124,11 +128,11 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
     targets.push({ id: g.stem.id, session: stem, input: image, macs: g.stem.macs });
     let h = await run(stem, image);
     for (const cell of g.cells) {
-      const input = { data: h.data, dims: batch1(cell.inputShape) };
+      const input = { data: h.data, dims: batchOf(o.batch, cell.inputShape) };
       for (const opt of cell.options) targets.push({ id: opt.id, session: await open(opt.file), input, macs: opt.macs });
       h = await run(await open(cell.options[cell.defaultOption].file), input);
     }
-    targets.push({ id: g.head.id, session: await open(g.head.file), input: { data: h.data, dims: batch1(g.head.inputShape) }, macs: g.head.macs });
+    targets.push({ id: g.head.id, session: await open(g.head.file), input: { data: h.data, dims: batchOf(o.batch, g.head.inputShape) }, macs: g.head.macs });
 
     const times = targets.map(() => new Float64Array(o.runs));
     // Round-robin: each round runs every module once, starting one module later than
@@ -146,17 +150,18 @@ export async function profileBundle(dir: string, m: Manifest, options: Partial<P
     const table: Record<string, number> = {};
     const details: ProfileResult['details'] = {};
     let overheadMs = 0;
+    const per = (ms: number) => Number((ms / o.batch).toFixed(6)); // per image
     targets.forEach((t, i) => {
-      if (t.id === OVERHEAD) overheadMs = Number(median(times[i]).toFixed(6));
-      else table[t.id] = Number(median(times[i]).toFixed(6));
-      details[t.id] = { p10: percentile(times[i], 10), p90: percentile(times[i], 90), macs: t.macs };
+      if (t.id === OVERHEAD) overheadMs = per(median(times[i]));
+      else table[t.id] = per(median(times[i]));
+      details[t.id] = { p10: per(percentile(times[i], 10)), p90: per(percentile(times[i], 90)), macs: t.macs };
     });
     const cpu = cpus();
     const threads = `${o.threads} intra-op thread${o.threads === 1 ? '' : 's'}`;
     return {
       latency: {
         unit: 'ms',
-        method: `${engine.name}, batch 1, ${threads}, median of ${o.runs} runs after ${o.warmup} warm-up, interleaved`,
+        method: `${engine.name}, batch ${o.batch}${o.batch > 1 ? ' (ms per image: a run / ' + o.batch + ')' : ''}, ${threads}, median of ${o.runs} runs after ${o.warmup} warm-up, interleaved`,
         device: `${cpu[0]?.model?.trim() ?? 'unknown CPU'} (${cpu.length} cores)`,
         measuredAt: new Date().toISOString(),
         table,
@@ -201,11 +206,12 @@ function formatProfile(m: Manifest, r: ProfileResult): string {
 
 export const profileCommand: Command = {
   name: 'profile',
-  summary: 'measure per-module latency (batch 1) and optionally write it into the manifest',
-  usage: 'profile --model <bundleDir> [--threads 1] [--runs 200] [--warmup 20] [--out <file>] [--write] [--json]',
+  summary: 'measure per-module latency (per image, batch 1 or --batch N) and optionally write it into the manifest',
+  usage: 'profile --model <bundleDir> [--threads 1] [--batch 1] [--runs 200] [--warmup 20] [--out <file>] [--write] [--json]',
   options: {
     model: { type: 'string', short: 'm' },
     threads: { type: 'string' },
+    batch: { type: 'string' },
     runs: { type: 'string' },
     warmup: { type: 'string' },
     out: { type: 'string' },
@@ -218,6 +224,7 @@ export const profileCommand: Command = {
     if (typeof dir !== 'string' || dir === '') throw new UsageError('--model <bundleDir> is required', this);
     const threads = positiveInt(values.threads, '--threads', this) ?? DEFAULT_PROFILE_OPTIONS.threads;
     const runs = positiveInt(values.runs, '--runs', this) ?? DEFAULT_PROFILE_OPTIONS.runs;
+    const batch = positiveInt(values.batch, '--batch', this) ?? DEFAULT_PROFILE_OPTIONS.batch;
     let warmup = DEFAULT_PROFILE_OPTIONS.warmup;
     if (values.warmup !== undefined) {
       warmup = Number(values.warmup);
@@ -227,7 +234,7 @@ export const profileCommand: Command = {
     if (out === '') throw new UsageError('--out needs a file name', this);
 
     const m = await loadManifest(dir);
-    const result = await profileBundle(path.resolve(dir), m, { threads, runs, warmup });
+    const result = await profileBundle(path.resolve(dir), m, { threads, runs, warmup, batch });
     if (out !== undefined) writeFileSync(out, JSON.stringify({ ...result.latency, details: result.details }, null, 2) + '\n');
     if (values.write) writeLatency(dir, result.latency);
     io.out(values.json ? JSON.stringify(result, null, 2) : formatProfile(m, result));
