@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/instanas.js';
-import { writeLatency } from '../cli/commands/profile.js';
+import { profileBundle, writeLatency } from '../cli/commands/profile.js';
+import { createNodeEngine } from '../runtime/engine-node.js';
+import type { Engine } from '../runtime/engine.js';
 import { modulesOf } from '../runtime/manifest.js';
 import { loadManifest } from '../runtime/manifest-node.js';
 
@@ -77,6 +79,23 @@ describe.skipIf(!existsSync(path.join(FIXTURE, 'manifest.json')))('instanas prof
     expect(Object.keys(j.latency.table).sort()).toEqual(ids.sort());
     for (const id of ids) expect(j.latency.table[id], id).toBeGreaterThan(0);
     expect(j.details.stem.p10).toBeLessThanOrEqual(j.details.stem.p90);
+    // Every timed run gets a batch of 3: the engine below records each run's batch dimension.
+    const batches = new Set<number>();
+    const node = createNodeEngine();
+    const recording: Engine = {
+      name: node.name,
+      async createSession(bytes, o) {
+        const s = await node.createSession(bytes, o);
+        return {
+          inputNames: s.inputNames,
+          outputNames: s.outputNames,
+          run: (feeds) => (Object.values(feeds).forEach((t) => batches.add(t.dims[0])), s.run(feeds)),
+          release: () => s.release(),
+        };
+      },
+    };
+    await profileBundle(bundle, m, { runs: 2, warmup: 0, batch: 3 }, recording);
+    expect([...batches]).toEqual([3]);
   });
 
   it('an invalid table is refused before anything is written', async () => {

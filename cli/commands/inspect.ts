@@ -29,7 +29,10 @@ export interface InspectReport {
     /** Stem + head + every option of every cell (controller excluded). */
     allModulesMacs: number;
     allModulesParams: number;
-    /** Stem + head + each cell's default option: the static chain. */
+    /**
+     * Stem + head + each cell's defaultOption: MobileNetV2's chain (the static baseline's) unless the search set
+     * space.empty_option to another option (then the chain of that option).
+     */
     chainMacs: number;
     controllerMacs: number;
   };

@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createNodeEngine } from '../../runtime/engine-node.js';
-import type { Session, Tensor } from '../../runtime/engine.js';
+import type { Engine, Session, Tensor } from '../../runtime/engine.js';
 import { modulesOf, validateManifest } from '../../runtime/manifest.js';
 import { loadManifest, loadSchema } from '../../runtime/manifest-node.js';
 import type { Manifest, Shape } from '../../runtime/manifest-types.js';
@@ -37,8 +37,8 @@ export interface LatencyTable {
   table: Record<string, number>;
   /**
    * Median ms of one run of a graph that does nothing (Identity on the image): the fixed cost of a session run that
-   * every entry above includes once, and that a compiled path pays once for all its modules. Always set by
-   * profileBundle; optional for tables made elsewhere.
+   * every entry above includes once, and that a compiled path pays once for all its modules (per image, like the
+   * entries, when measured at a batch above 1). Always set by profileBundle; optional for tables made elsewhere.
    */
   overheadMs?: number;
 }
@@ -97,14 +97,18 @@ const OVERHEAD = '(identity)';
 /**
  * Creates one session per module and times them. Inputs are realistic: the stem and
  * controller get an image-like tensor, every option of a cell gets the activation the
- * chain (default options) actually feeds that cell, the head gets the last cell's output.
+ * chain of defaultOptions actually feeds that cell, the head gets the last cell's output (only shapes matter here).
  */
-export async function profileBundle(dir: string, m: Manifest, options: Partial<ProfileOptions> = {}): Promise<ProfileResult> {
+export async function profileBundle(
+  dir: string,
+  m: Manifest,
+  options: Partial<ProfileOptions> = {},
+  engine: Engine = createNodeEngine(),
+): Promise<ProfileResult> {
   const o: ProfileOptions = { ...DEFAULT_PROFILE_OPTIONS, ...options };
   for (const k of ['threads', 'runs', 'batch'] as const)
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`options.${k}: must be a positive integer, got ${o[k]}`);
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new RangeError(`options.warmup: must be a non-negative integer, got ${o.warmup}`);
-  const engine = createNodeEngine();
   const sessions = new Map<string, Session>();
   const open = async (file: string) => {
     let s = sessions.get(file);
@@ -185,6 +189,9 @@ export function writeLatency(dir: string, latency: LatencyTable): void {
   renameSync(tmp, file);
 }
 
+/** ', per image' when the table was measured at a batch above 1 (its entries are a run's median / batch). */
+const batchNote = (r: ProfileResult): string => (/, batch 1,/.test(r.latency.method) ? '' : ', per image');
+
 function formatProfile(m: Manifest, r: ProfileResult): string {
   const t = r.latency.table;
   const chain = [m.graph.stem.id, ...m.graph.cells.map((c) => c.options[c.defaultOption].id), m.graph.head.id];
@@ -200,7 +207,7 @@ function formatProfile(m: Manifest, r: ProfileResult): string {
     formatTable(['module', 'macs', 'median ms', 'p10 ms', 'p90 ms'], rows, [1, 2, 3, 4]),
     '',
     `all modules: ${sum(modulesOf(m).map(([, mod]) => mod.id)).toFixed(4)} ms; default chain: ${sum(chain).toFixed(4)} ms (sums of medians, controller excluded)`,
-    `per-run overhead (Identity on the image): ${(r.latency.overheadMs ?? 0).toFixed(4)} ms, included once in every entry above`,
+    `per-run overhead (Identity on the image${batchNote(r)}): ${(r.latency.overheadMs ?? 0).toFixed(4)} ms, included once in every entry above`,
   ].join('\n');
 }
 

@@ -147,6 +147,15 @@ def _coerce(value: Any, current: Any, name: str) -> Any:
     raise ConfigError(f"config key {name}: expected {type(current).__name__}, got {value!r}")
 
 
+def with_defaults(saved: Dict[str, Any]) -> Dict[str, Any]:
+    """A config dict written by an older version (a checkpoint's), with the keys added since at their defaults:
+    a key that did not exist then meant its default's behaviour (new keys default to the old behaviour), so a
+    run from before it resumes. A key that no longer exists is a ConfigError."""
+    cfg = ExperimentConfig()
+    _merge(cfg, saved, "")
+    return cfg.to_dict()
+
+
 def parse_override(text: str) -> Tuple[List[str], Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected key.path=value")

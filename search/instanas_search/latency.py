@@ -19,7 +19,7 @@ class LatencyTable:
     table: Dict[str, float]
     method: str
     device: str
-    overhead_ms: float = 0.0  # per-run cost included once in every entry (`instanas profile`'s overheadMs)
+    overhead_ms: float = 0.0  # per-run cost included once in every entry (`instanas profile`'s overheadMs; per image at --batch N)
 
     @staticmethod
     def from_file(path: str) -> "LatencyTable":

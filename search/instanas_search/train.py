@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, with_defaults
 from .controller import Controller, entropy, explore, greedy, log_prob
 from .data import Dataset, augment, batches, load_dataset, normalize
 from .latency import LatencyTable, PathCost
@@ -216,7 +216,7 @@ class Searcher:
     _PHASE_SECTIONS = {"search": ("reward",)}
 
     def _check_resumable(self, st: Dict[str, Any], path: Path) -> None:
-        saved, now = dict(st["config"]), self.cfg.to_dict()
+        saved, now = with_defaults(st["config"]), self.cfg.to_dict()
         pi, e = st["next"]
         names = [p.name for p in self.phases]
         free = set(self._FREE_KEYS)
@@ -227,6 +227,7 @@ class Searcher:
                 free_sections.update(self._PHASE_SECTIONS.get(name, ()))
         changed = sorted(k for k in set(saved["train"]) | set(now["train"])
                          if saved["train"].get(k) != now["train"].get(k))
+        train_changes = {k: [saved["train"].get(k), now["train"].get(k)] for k in changed}
         if any(k not in free for k in changed):
             bad = [k for k in changed if k not in free]
             raise ValueError(f"{path} was written with another config (train.{', train.'.join(bad)}); use a fresh --out "
@@ -239,7 +240,7 @@ class Searcher:
             saved.pop(sec, None), now.pop(sec, None)
         if json.dumps(saved, sort_keys=True, default=list) != json.dumps(now, sort_keys=True, default=list):
             raise ValueError(f"{path} was written with another config; use a fresh --out or the same config")
-        self.resume_changes = {k: [st["config"]["train"].get(k), self.cfg.to_dict()["train"].get(k)] for k in changed}
+        self.resume_changes = train_changes
         self.resume_changes.update(section_changes)
 
     # ---------- policies ----------

@@ -103,6 +103,22 @@ def test_resume_may_change_the_reward_until_the_search_begins(tiny_cfg, tmp_path
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+def test_resume_of_a_checkpoint_from_before_a_config_key_existed(tiny_cfg, tmp_path):
+    """A checkpoint written before space.empty_option existed resumes (the key's default is the old behaviour);
+    a run that sets the new key to another value is still refused (pretraining depends on it)."""
+    tiny_cfg.train.pretrain_epochs, tiny_cfg.train.search_epochs, tiny_cfg.train.finetune_epochs = 1, 1, 0
+    run_until(Searcher(tiny_cfg, str(tmp_path / "r")), "pretrain")
+    ckpt = tmp_path / "r" / "checkpoint.pt"
+    st = torch.load(ckpt)
+    del st["config"]["space"]["empty_option"]
+    torch.save(st, ckpt)
+    r = Searcher(tiny_cfg, str(tmp_path / "r"))
+    assert r.resume() and r.resume_changes == {}
+    tiny_cfg.space.empty_option = 1
+    with pytest.raises(ValueError, match="another config"):
+        Searcher(tiny_cfg, str(tmp_path / "r")).resume()
+
+
 TINY_SETS = ["data.dataset=synthetic", "data.limit_train=0", "data.limit_eval=0", "data.synthetic_size=160", "data.augment=false",
              "train.batch_size=32", "train.threads=1", "train.pretrain_epochs=1", "train.search_epochs=1"]
 
