@@ -39,10 +39,10 @@ class SpaceConfig:
     head_scale_with_width: bool = False  # MobileNetV2 keeps 1280 for width < 1
     options: List[str] = field(default_factory=lambda: list(INSTANAS_OPTIONS))
     default_option: int = 0  # MobileNetV2's own block; runs when a shape-changing cell has no selection
-    # Runs in a shape-changing cell whose selection is empty; -1: default_option (the paper). With the paper's rule the
-    # controller can leave MobileNetV2's block (3x3 e6) only by turning another option on and option 0 off together:
-    # either flip alone costs the same or more, so REINFORCE stalls at paths that are still e6 there (3.1-3.3 M
-    # MACs in sessions 6-9, cheapest legal path 2.14 M). 1 (3x3 e3, the fewest MACs) makes "all off" the cheapest path.
+    # Runs in a shape-changing cell whose selection is empty; -1: default_option (the paper). With the paper's rule,
+    # dropping options (what the controller learns first, from its rich start) ends at MobileNetV2's block (3x3 e6) in
+    # those cells; e3 needs a learned selection, which the searches of sessions 6-9 never made (they stopped at
+    # 3.1-3.3 M MACs; cheapest legal path 2.14 M). 1 (3x3 e3, the fewest MACs) makes "all off" the cheapest path.
     empty_option: int = -1
 
 
