@@ -7,8 +7,8 @@
 // the lowest A/B ratio any controller could reach in this search space at batch 1.
 //   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--images 2000] [--warm 1]
 import { loadModel } from '../runtime/model-node.js';
-import { cellRules, makePath } from '../runtime/path.js';
-import { args, fmt, loadInputs, median, quantile } from './inputs.js';
+import { makePath } from '../runtime/path.js';
+import { args, cheapestCells, fmt, loadInputs, median, quantile } from './inputs.js';
 
 const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', images: 2000, warm: 1 });
 const A = await loadModel(a.a, { threads: 1 });
@@ -25,14 +25,7 @@ for (let w = 0; w < a.warm; w++) {
   await B.cacheIdle();
 }
 const m = A.manifest;
-const cheapest =
-  m.kind === 'instanas'
-    ? makePath(m, cellRules(m).map((r, ci) => {
-        if (r.identityWhenEmpty) return [];
-        const ops = m.graph.cells[ci].options;
-        return [ops.reduce((best, o, k) => (o.macs < ops[best].macs ? k : best), 0)];
-      }))
-    : undefined;
+const cheapest = m.kind === 'instanas' ? makePath(m, cheapestCells(m)) : undefined;
 if (cheapest) {
   for (const x of inputs.slice(0, 200)) await A.classify(x, dims, { path: cheapest.code });
   await A.cacheIdle();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Manifest } from '../runtime/manifest-types.js';
+import { cellRules } from '../runtime/path.js';
 import { preprocess } from '../runtime/preprocess.js';
 
 export const FASHION = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
@@ -137,4 +138,16 @@ export function pngClient(contentType = 'image/png') {
       return once(port, pathName, body);
     });
   return { post, stats, close: () => agent.destroy() };
+}
+
+/**
+ * The meta-graph's cheapest legal path, as executed cells: the identity wherever a cell keeps its shape, else the
+ * option with the fewest MACs (what no controller can undercut in this search space).
+ */
+export function cheapestCells(m: Manifest): number[][] {
+  return cellRules(m).map((r, ci) => {
+    if (r.identityWhenEmpty) return [];
+    const ops = m.graph.cells[ci].options;
+    return [ops.reduce((best, o, k) => (o.macs < ops[best].macs ? k : best), 0)];
+  });
 }

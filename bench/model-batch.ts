@@ -6,24 +6,17 @@
 // fewest MACs). Forced paths skip the controller and the routing, so they bound what any controller could reach
 // with these paths.
 //   npx vite-node bench/model-batch.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--batches 8,16,32,64] [--iters 60]
-import type { Manifest } from '../runtime/manifest-types.js';
 import { loadModel } from '../runtime/model-node.js';
-import { args, fmt, loadInputs, median } from './inputs.js';
+import { args, cheapestCells, fmt, loadInputs, median } from './inputs.js';
 
 const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', batches: '8,16,32,64', iters: 60 });
 const A = await loadModel(a.a, { threads: 1 });
 const B = await loadModel(a.b, { threads: 1 });
 if (A.manifest.kind !== 'instanas') throw new Error(`--a ${a.a}: expected an InstaNAS bundle`);
 
-/** Per cell: [] where input and output shapes agree (identity), else the option with the fewest MACs. */
-function cheapestPath(m: Manifest): number[][] {
-  return m.graph.cells.map((c) =>
-    c.inputShape.join() === c.outputShape.join() ? [] : [c.options.reduce((best, o, k) => (o.macs < c.options[best].macs ? k : best), 0)],
-  );
-}
 const top = A.manifest.hotPaths?.[0]?.code;
 if (!top) throw new Error(`--a ${a.a}: the manifest lists no hot paths`);
-const cheapest = cheapestPath(A.manifest);
+const cheapest = cheapestCells(A.manifest);
 const inputs = loadInputs(A.manifest, 1024);
 const per = inputs[0].length;
 console.log(`top path ${top}; cheapest legal path ${JSON.stringify(cheapest)}`);

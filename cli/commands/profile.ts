@@ -189,10 +189,7 @@ export function writeLatency(dir: string, latency: LatencyTable): void {
   renameSync(tmp, file);
 }
 
-/** ', per image' when the table was measured at a batch above 1 (its entries are a run's median / batch). */
-const batchNote = (r: ProfileResult): string => (/, batch 1,/.test(r.latency.method) ? '' : ', per image');
-
-function formatProfile(m: Manifest, r: ProfileResult): string {
+function formatProfile(m: Manifest, r: ProfileResult, batch: number): string {
   const t = r.latency.table;
   const chain = [m.graph.stem.id, ...m.graph.cells.map((c) => c.options[c.defaultOption].id), m.graph.head.id];
   const sum = (ids: string[]) => ids.reduce((a, id) => a + (t[id] ?? 0), 0);
@@ -207,7 +204,7 @@ function formatProfile(m: Manifest, r: ProfileResult): string {
     formatTable(['module', 'macs', 'median ms', 'p10 ms', 'p90 ms'], rows, [1, 2, 3, 4]),
     '',
     `all modules: ${sum(modulesOf(m).map(([, mod]) => mod.id)).toFixed(4)} ms; default chain: ${sum(chain).toFixed(4)} ms (sums of medians, controller excluded)`,
-    `per-run overhead (Identity on the image${batchNote(r)}): ${(r.latency.overheadMs ?? 0).toFixed(4)} ms, included once in every entry above`,
+    `per-run overhead (Identity on the image${batch > 1 ? ', per image' : ''}): ${(r.latency.overheadMs ?? 0).toFixed(4)} ms, included once in every entry above`,
   ].join('\n');
 }
 
@@ -244,7 +241,7 @@ export const profileCommand: Command = {
     const result = await profileBundle(path.resolve(dir), m, { threads, runs, warmup, batch });
     if (out !== undefined) writeFileSync(out, JSON.stringify({ ...result.latency, details: result.details }, null, 2) + '\n');
     if (values.write) writeLatency(dir, result.latency);
-    io.out(values.json ? JSON.stringify(result, null, 2) : formatProfile(m, result));
+    io.out(values.json ? JSON.stringify(result, null, 2) : formatProfile(m, result, batch));
     if (values.write && !values.json) io.out(`wrote latency table (${Object.keys(result.latency.table).length} entries) to ${path.join(dir, 'manifest.json')}`);
     return 0;
   },
