@@ -35,7 +35,7 @@ LAYOUTS = {"nchw": torch.contiguous_format, "nhwc": torch.channels_last}
 
 def workloads(n: int, g: torch.Generator):
     static_cfg = load_config(str(REPO / "search/configs/fashion-mnist-mobilenetv2.json"))
-    insta_cfg = load_config(str(REPO / "search/configs/fashion-mnist.json"))
+    insta_cfg = load_config(str(REPO / "search/configs/fashion-mnist-e6.json"))  # the config it ran on in session 6
     static = MetaGraph(build_layout(static_cfg.space, 1, (28, 28), 10))
     insta = MetaGraph(build_layout(insta_cfg.space, 1, (28, 28), 10))
     cells, opts = insta.num_cells, insta.num_options
