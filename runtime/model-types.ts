@@ -30,7 +30,7 @@ export interface ModelOptions {
   /**
    * With tier 'auto' or 'compiled': how many of the bundle's hot paths (manifest.hotPaths, most
    * frequent first) to compile at load, before the model reports ready; 0 disables. Default 32: every hot path the
-   * exporter writes (at most 32, the default cache size). With 16, the 37-path default bundle met a path outside
+   * exporter writes (at most 32, the default cache size). With 16, session 6's 37-path default bundle met a path outside
    * them in ~2% of images, and in the browser (one thread) that compile landed on a request.
    */
   precompile: number;

@@ -90,9 +90,8 @@ function checkImage(img: PixelImage): void {
 export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   checkImage(img);
   const { width: W, height: H, channels: c, data } = img;
+  if (W === input.width && H === input.height) return c === 1 ? greyAtSize(data, input) : atSize(img, input);
   const outC = input.channels;
-  const atSize = W === input.width && H === input.height;
-  if (atSize && c === 1) return greyAtSize(data, input);
   const n = W * H;
   const hasAlpha = c === 2 || c === 4;
   const colour = c >= 3;
@@ -116,7 +115,7 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   const hw = input.height * input.width;
   const out = new Float32Array(outC * hw);
   planes.forEach((plane, ch) => {
-    const resized = atSize ? plane : resizePlane(plane, W, H, input.width, input.height); // no copy when nothing to resize
+    const resized = resizePlane(plane, W, H, input.width, input.height);
     const mean = input.mean.length === 1 ? input.mean[0] : input.mean[ch];
     const std = input.std.length === 1 ? input.std[0] : input.std[ch];
     for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean) / std;
@@ -125,21 +124,72 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
 }
 
 /**
+ * preprocess() for colour or alpha images already at the input size (nothing to resize): one pass into the
+ * output, without per-plane buffers. Each plane value is rounded to float32 (Math.fround) before normalising,
+ * as the general path stores it in a Float32Array plane, so the values are the same bit for bit.
+ */
+function atSize(img: PixelImage, input: InputSpec): Float32Array {
+  const { channels: c, data } = img;
+  const n = img.width * img.height;
+  const outC = input.channels;
+  const hasAlpha = c === 2 || c === 4;
+  const colour = c >= 3;
+  const { mean, std } = normalisation(input);
+  const out = new Float32Array(outC * n);
+  if (outC === 1 || input.colorConversion === 'luma-bt601') {
+    for (let p = 0; p < n; p++) {
+      const i = p * c;
+      const a = hasAlpha ? data[i + c - 1] / 255 : 1;
+      const y = Math.fround((colour ? 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2] : data[i]) * a);
+      for (let ch = 0; ch < outC; ch++) out[ch * n + p] = (y / 255 - mean[ch]) / std[ch];
+    }
+    return out;
+  }
+  for (let p = 0; p < n; p++) {
+    const i = p * c;
+    const a = hasAlpha ? data[i + c - 1] / 255 : 1;
+    for (let ch = 0; ch < 3; ch++) out[ch * n + p] = (Math.fround((colour ? data[i + ch] : data[i]) * a) / 255 - mean[ch]) / std[ch];
+  }
+  return out;
+}
+
+/** Per output channel mean and std (a one-element list applies to every channel). */
+function normalisation(input: InputSpec): { mean: number[]; std: number[] } {
+  const pick = (v: readonly number[], ch: number) => (v.length === 1 ? v[0] : v[ch]);
+  return {
+    mean: Array.from({ length: input.channels }, (_, ch) => pick(input.mean, ch)),
+    std: Array.from({ length: input.channels }, (_, ch) => pick(input.std, ch)),
+  };
+}
+
+/**
  * preprocess() for the commonest upload: grey, already at the input size (28x28 Fashion-MNIST). Nothing to
  * resize or composite, so each output value depends on the byte alone: a 256-entry table per channel, computed
  * with the general path's arithmetic (the byte, as float32, / 255, minus mean, over std), gives the same float32
- * values without its per-plane buffers and copies (~12 us -> ~1 us per image on the 2-core machine).
+ * values without its per-plane buffers and copies (~12 us -> ~1 us per image on the 2-core machine). The tables
+ * are kept per input spec (a model's manifest.input is one object for its lifetime).
  */
 function greyAtSize(data: Uint8Array | Uint8ClampedArray, input: InputSpec): Float32Array {
   const n = data.length;
   const out = new Float32Array(input.channels * n);
+  const luts = greyTables(input);
   for (let ch = 0; ch < input.channels; ch++) {
-    const mean = input.mean.length === 1 ? input.mean[0] : input.mean[ch];
-    const std = input.std.length === 1 ? input.std[0] : input.std[ch];
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
+    const lut = luts[ch];
     const base = ch * n;
     for (let k = 0; k < n; k++) out[base + k] = lut[data[k]];
   }
   return out;
+}
+
+const tables = new WeakMap<InputSpec, Float32Array[]>();
+
+/** Per channel, the normalised float32 value of each byte; an input spec is not changed once a model holds it. */
+function greyTables(input: InputSpec): Float32Array[] {
+  let luts = tables.get(input);
+  if (!luts) {
+    const { mean, std } = normalisation(input);
+    luts = mean.map((m, ch) => Float32Array.from({ length: 256 }, (_, v) => (v / 255 - m) / std[ch]));
+    tables.set(input, luts);
+  }
+  return luts;
 }
