@@ -5,12 +5,16 @@
 // For an InstaNAS A, a third arm runs A's cheapest legal path (identity wherever a cell allows it, else its
 // fewest-MAC option) for every image, forced, without the controller: with A's mean controller time added,
 // the lowest A/B ratio any controller could reach in this search space at batch 1.
-//   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--images 2000] [--warm 1]
+// --block N (default 1) interleaves blocks of N consecutive images per arm instead (a random arm order per block):
+// each model then runs as it would alone in a process (its sessions' weights stay in the CPU caches between its
+// images), while the blocks still alternate every few milliseconds so noise hits all arms alike.
+//   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--images 2000] [--warm 1] [--block 1]
 import { loadModel } from '../runtime/model-node.js';
 import { makePath } from '../runtime/path.js';
 import { args, cheapestCells, fmt, loadInputs, median, quantile } from './inputs.js';
 
-const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', images: 2000, warm: 1 });
+const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', images: 2000, warm: 1, block: 1 });
+if (!Number.isInteger(a.block) || a.block < 1) throw new RangeError(`--block: must be an integer >= 1, got ${a.block}`);
 const A = await loadModel(a.a, { threads: 1 });
 const B = await loadModel(a.b, { threads: 1 });
 const inputs = loadInputs(A.manifest, a.images);
@@ -44,24 +48,25 @@ const tb: number[] = [];
 const tc: number[] = [];
 const ctrl: number[] = [];
 const now = () => performance.now();
-for (let i = 0; i < inputs.length; i++) {
-  const x = inputs[i];
-  // A fresh random order per image (seeded): every arm follows every other arm, and itself, equally often.
+for (let s = 0; s < inputs.length; s += a.block) {
+  const block = inputs.slice(s, s + a.block);
+  // A fresh random order per block (seeded): every arm follows every other arm, and itself, equally often.
   // A fixed rotation would let one arm run twice in a row more often, with its weights still in the CPU caches.
-  for (const k of shuffle(cheapest ? [0, 1, 2] : [0, 1])) {
-    const t0 = now();
-    if (k === 2) await A.classify(x, dims, { path: cheapest!.code });
-    else {
-      const [r] = await (k === 0 ? A : B).classify(x, dims);
-      if (k === 0) ctrl.push(r.timings.controllerMs);
+  for (const k of shuffle(cheapest ? [0, 1, 2] : [0, 1]))
+    for (const x of block) {
+      const t0 = now();
+      if (k === 2) await A.classify(x, dims, { path: cheapest!.code });
+      else {
+        const [r] = await (k === 0 ? A : B).classify(x, dims);
+        if (k === 0) ctrl.push(r.timings.controllerMs);
+      }
+      [ta, tb, tc][k].push(now() - t0);
     }
-    [ta, tb, tc][k].push(now() - t0);
-  }
 }
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
 const row = (name: string, xs: number[]) =>
   `${name.padEnd(36)} mean ${fmt(mean(xs), 3)} ms  p50 ${fmt(median(xs), 3)} ms  p99 ${fmt(quantile(xs, 0.99), 3)} ms`;
-console.log(`${inputs.length} Fashion-MNIST test images, batch 1, 1 intra-op thread, interleaved, after ${a.warm} warm-up pass(es)`);
+console.log(`${inputs.length} Fashion-MNIST test images, batch 1, 1 intra-op thread, interleaved ${a.block === 1 ? 'image by image' : `in blocks of ${a.block} images`}, after ${a.warm} warm-up pass(es)`);
 console.log(row(`${A.manifest.name} (${A.manifest.kind})`, ta));
 console.log(row(`${B.manifest.name} (${B.manifest.kind})`, tb));
 console.log(`ratio A/B: mean ${fmt(mean(ta) / mean(tb), 3)}, p50 ${fmt(median(ta) / median(tb), 3)}`);

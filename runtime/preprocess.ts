@@ -163,11 +163,11 @@ function normalisation(input: InputSpec): { mean: number[]; std: number[] } {
 }
 
 /**
- * preprocess() for the commonest upload: grey, already at the input size (28x28 Fashion-MNIST). Nothing to
+ * preprocess() for a grey upload already at the input size (28x28 Fashion-MNIST). Nothing to
  * resize or composite, so each output value depends on the byte alone: a 256-entry table per channel, computed
  * with the general path's arithmetic (the byte, as float32, / 255, minus mean, over std), gives the same float32
- * values without its per-plane buffers and copies (~12 us -> ~1 us per image on the 2-core machine). The tables
- * are kept per input spec (a model's manifest.input is one object for its lifetime).
+ * values without its per-plane buffers and copies. The tables are kept per input spec (a model's manifest.input
+ * is one object for its lifetime): 7.7 -> 4.4 us per 28x28 image with them (session 10, docs/PERFORMANCE.md).
  */
 function greyAtSize(data: Uint8Array | Uint8ClampedArray, input: InputSpec): Float32Array {
   const n = data.length;

@@ -1,7 +1,7 @@
 // Tier 3 of execution: one ONNX graph that runs a whole batch whose rows took
 // different paths, as the search trains (each option runs on the rows that chose it).
 // Grouping a batch by path costs one session run per distinct path, each on a few
-// rows: the default bundle split a batch of 8 into ~5.4 runs. This graph takes the
+// rows: session 6's 37-path default bundle split a batch of 8 into ~5.4 runs. This graph takes the
 // batch once: per routed cell, every covered option gathers its rows (an index
 // input), runs on them (zero rows is a valid, near-free run), and a second gather
 // takes each row's output (its option's, or the input itself for identity), or, in a

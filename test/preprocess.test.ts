@@ -45,7 +45,7 @@ describe('resizePlane (stretch-bilinear)', () => {
 
 describe('preprocess', () => {
   it('grey input at the input size (the table fast path) gives the general path\'s float32 values exactly', () => {
-    // Every byte value, in a 16x16 image; the same pixels with an opaque alpha channel take the general path.
+    // Every byte value, in a 16x16 image; the same pixels with an opaque alpha channel take the colour/alpha path.
     const grey = Uint8Array.from({ length: 256 }, (_, i) => (i * 37) % 256);
     const withAlpha = new Uint8Array(512);
     grey.forEach((v, i) => ((withAlpha[2 * i] = v), (withAlpha[2 * i + 1] = 255)));
@@ -81,6 +81,33 @@ describe('preprocess', () => {
     expect(Array.from(out3)).toEqual(
       Array.from({ length: 6 }, (_, p) => Math.fround((Math.fround(0.299 * px3[p * 3] + 0.587 * px3[p * 3 + 1] + 0.114 * px3[p * 3 + 2]) / 255 - 0.5) / 0.25)),
     );
+  });
+
+  it('every channel count at the input size gives the general arithmetic bit for bit (planes stored as float32, then normalised)', () => {
+    // The general path written out without its resize (which is a copy at the same size): per pixel, luma or
+    // the channel, times alpha, stored in a float32 plane; then (v / 255 - mean) / std stored as float32.
+    const reference = (img: { data: Uint8Array; channels: number }, s: InputSpec): number[] => {
+      const n = img.data.length / img.channels;
+      const c = img.channels;
+      const planes = Array.from({ length: s.channels }, () => new Float32Array(n));
+      for (let p = 0; p < n; p++) {
+        const a = c === 2 || c === 4 ? img.data[p * c + c - 1] / 255 : 1;
+        const [r, g, b] = c >= 3 ? [img.data[p * c], img.data[p * c + 1], img.data[p * c + 2]] : [img.data[p * c], img.data[p * c], img.data[p * c]];
+        if (s.channels === 1 || s.colorConversion === 'luma-bt601') planes.forEach((pl) => (pl[p] = (c >= 3 ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a));
+        else [r, g, b].forEach((v, ch) => (planes[ch][p] = v * a));
+      }
+      const pick = (v: number[], ch: number) => (v.length === 1 ? v[0] : v[ch]);
+      return planes.flatMap((pl, ch) => Array.from(Float32Array.from(pl, (v) => (v / 255 - pick(s.mean, ch)) / pick(s.std, ch))));
+    };
+    const specs = [
+      spec({ width: 8, height: 4, mean: [0.286], std: [0.353] }),
+      spec({ width: 8, height: 4, channels: 3, mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] }),
+      spec({ width: 8, height: 4, channels: 3, colorConversion: 'rgb', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }),
+    ];
+    for (const c of [1, 2, 3, 4] as const) {
+      const data = Uint8Array.from({ length: 32 * c }, (_, i) => (i * 97 + 31) % 256);
+      for (const s of specs) expect(Array.from(preprocess({ data, width: 8, height: 4, channels: c }, s)), `channels ${c}, ${s.channels} out, ${s.colorConversion}`).toEqual(reference({ data, channels: c }, s));
+    }
   });
 
   it('converts colour to BT.601 luma and normalises', () => {

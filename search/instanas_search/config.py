@@ -38,7 +38,7 @@ class SpaceConfig:
     head_channels: int = 1280  # MobileNetV2's last 1x1 conv
     head_scale_with_width: bool = False  # MobileNetV2 keeps 1280 for width < 1
     options: List[str] = field(default_factory=lambda: list(INSTANAS_OPTIONS))
-    default_option: int = 0  # MobileNetV2's own block; runs when a shape-changing cell has no selection
+    default_option: int = 0  # MobileNetV2's own block; runs when a shape-changing cell has no selection, unless empty_option >= 0
     # Runs in a shape-changing cell whose selection is empty; -1: default_option (the paper). With the paper's rule,
     # dropping options (what the controller learns first, from its rich start) ends at MobileNetV2's block (3x3 e6) in
     # those cells; e3 needs a learned selection, which the searches of sessions 6-9 never made (they stopped at
