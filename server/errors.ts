@@ -35,6 +35,9 @@ export function toHttpError(err: unknown, retryAfterS: number): HttpError {
   if (e?.name === 'QueueFullError')
     return new HttpError(503, `inference queue is full: ${e.message}`, { 'Retry-After': String(retryAfterS) }, 'queue_full');
   if (e?.name === 'RequestTimeoutError') return new HttpError(504, `inference timed out: ${e.message}`, {}, 'timeout');
+  // express's router throws a URIError for a route parameter that does not URL-decode (e.g. /v2/models/%E0%A4%A):
+  // the client's mistake, not ours.
+  if (err instanceof URIError) return badRequest(`malformed URL: ${String(e?.message).slice(0, 200)}`);
   return new HttpError(500, 'internal error');
 }
 

@@ -29,23 +29,33 @@ const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v)
 function flatten(data: unknown, shape: number[], out: Float32Array): void {
   const total = out.length;
   if (Array.isArray(data) && data.length === total && (total === 0 || !Array.isArray(data[0]))) {
-    for (let i = 0; i < total; i++) out[i] = finite(data[i], `inputs[0].data[${i}]`);
+    for (let i = 0; i < total; i++) {
+      const v = data[i];
+      out[i] = typeof v === 'number' && Number.isFinite(v) ? v : notFinite(v, `inputs[0].data[${i}]`);
+    }
     return;
   }
   let k = 0;
   const walk = (v: unknown, d: number, where: string): void => {
     if (!Array.isArray(v) || v.length !== shape[d])
       throw badRequest(`${where}: expected ${shape[d]} elements (shape [${shape.join(',')}]), got ${Array.isArray(v) ? v.length : describe(v)}`);
-    if (d === shape.length - 1) for (let i = 0; i < v.length; i++) out[k++] = finite(v[i], `${where}[${i}]`);
+    if (d === shape.length - 1)
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        out[k++] = typeof x === 'number' && Number.isFinite(x) ? x : notFinite(x, `${where}[${i}]`);
+      }
     else for (let i = 0; i < v.length; i++) walk(v[i], d + 1, `${where}[${i}]`);
   };
   walk(data, 0, 'inputs[0].data');
 }
 
-function finite(v: unknown, where: string): number {
-  // JSON has no NaN/Infinity literals, but 1e999 parses to Infinity.
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(`${where}: expected a finite number, got ${typeof v === 'number' ? v : describe(v)}`);
-  return v;
+/**
+ * The 400 for an element that is not a finite number (JSON has no NaN/Infinity literals, but 1e999 parses to
+ * Infinity). Callers test the element inline and build `where` only on failure: building it for every element
+ * made parseInferRequest 2-3x slower (28x28 binary 8.0 -> 3.6 us, JSON 11.2 -> 3.4 us; session 10).
+ */
+function notFinite(v: unknown, where: string): never {
+  throw badRequest(`${where}: expected a finite number, got ${typeof v === 'number' ? v : describe(v)}`);
 }
 
 /**
@@ -79,7 +89,10 @@ export function parseInferRequest(body: unknown, inputDims: readonly number[], m
       throw badRequest(`inputs[0].parameters.binary_data_size: expected ${tensor.length * 4} bytes for shape [${shape.join(',')}], got ${params.binary_data_size}`);
     if (binary.length !== tensor.length * 4) throw badRequest(`binary data: expected ${tensor.length * 4} bytes after the JSON header, got ${binary.length}`);
     const view = new DataView(binary.buffer, binary.byteOffset, binary.length);
-    for (let i = 0; i < tensor.length; i++) tensor[i] = finite(view.getFloat32(i * 4, true), `inputs[0] binary element ${i}`);
+    for (let i = 0; i < tensor.length; i++) {
+      const v = view.getFloat32(i * 4, true);
+      tensor[i] = Number.isFinite(v) ? v : notFinite(v, `inputs[0] binary element ${i}`);
+    }
   } else {
     if (inp.data === undefined) throw badRequest('inputs[0].data: missing');
     flatten(inp.data, shape as number[], tensor); // nesting follows the shape as sent

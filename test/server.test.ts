@@ -141,6 +141,41 @@ describe('KServe v2', () => {
     expect((await nested.json()).outputs[1].data).toEqual([golden.paths[2].code]);
   });
 
+  it('answers infer on the fast route (no express) as express does: same status, headers and body, errors included', async () => {
+    // A query string sends the same request through express; the bare path takes the fast route.
+    const [, c, h, w] = golden.inputShape;
+    const x = Float32Array.from(golden.inputs[1]);
+    const header = Buffer.from(JSON.stringify({
+      id: 'both',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, c, h, w], parameters: { binary_data_size: x.byteLength } }],
+      outputs: [{ name: 'logits', parameters: { binary_data: true } }, { name: 'path' }],
+    }));
+    const binary = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
+    const json = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [c, h, w], data: golden.inputs[1] }] });
+    const cases: [string, Record<string, string>, BodyInit][] = [
+      [MODEL_A, binary, Buffer.concat([header, Buffer.from(x.buffer)])],
+      [MODEL_B, { 'content-type': 'application/json' }, json],
+      [MODEL_A, { 'content-type': 'text/plain' }, json], // 415
+      ['..%2F..%2Fetc', { 'content-type': 'application/json' }, json], // 404, never a path outside the model folder
+      [MODEL_A, { 'content-type': 'application/json' }, '{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1, 2, 2], "data": [1, 2, 3, 4]}]}'], // 400
+    ];
+    const seen = new Set<number>();
+    for (const [model, headers, body] of cases) {
+      const [fast, viaExpress] = await Promise.all(
+        ['', '?via=express'].map((q) => fetch(`${s.url}/v2/models/${model}/infer${q}`, { method: 'POST', headers, body })),
+      );
+      seen.add(fast.status);
+      expect(fast.status).toBe(viaExpress.status);
+      for (const k of ['content-type', 'content-length', 'inference-header-content-length']) expect(fast.headers.get(k), k).toBe(viaExpress.headers.get(k));
+      expect(Buffer.from(await fast.arrayBuffer()).equals(Buffer.from(await viaExpress.arrayBuffer()))).toBe(true);
+    }
+    expect([...seen].sort()).toEqual([200, 400, 404, 415]);
+    // A name that does not URL-decode is left to express, which refuses it with a JSON 400.
+    const bad = await fetch(`${s.url}/v2/models/%E0%A4%A/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toEqual(expect.any(String));
+  });
+
   it('reports server and model metadata, liveness and readiness', async () => {
     expect(await (await fetch(`${s.url}/v2`)).json()).toMatchObject({ name: 'instanas', extensions: ['binary_tensor_data'] });
     expect((await fetch(`${s.url}/v2/health/live`)).status).toBe(200);

@@ -1,5 +1,6 @@
 // Open Inference Protocol (KServe v2): server/model metadata, health, infer.
-import { Router, type Request } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from 'express';
 import { mediaType, readBody } from '../body.js';
 import { admission, leaseModel, pickModel, type AppDeps } from '../context.js';
 import { HttpError, badRequest } from '../errors.js';
@@ -8,8 +9,9 @@ import { INPUT_NAME, encodeOutputs, parseInferRequest, splitBinaryBody, type Out
 const HEADER_LENGTH = 'inference-header-content-length';
 
 /** Parsed body: plain JSON, or the binary extension's JSON header + tensor bytes. */
-async function readInferBody(req: Request, maxBytes: number, timeoutMs: number): Promise<{ json: unknown; binary?: Buffer }> {
-  const headerLength = req.get(HEADER_LENGTH);
+async function readInferBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<{ json: unknown; binary?: Buffer }> {
+  const given = req.headers[HEADER_LENGTH];
+  const headerLength = Array.isArray(given) ? given.join(', ') : given;
   const type = mediaType(req);
   if (headerLength === undefined && type !== 'application/json' && type !== '')
     throw new HttpError(415, `unsupported content type '${type.slice(0, 100)}': send application/json (or the binary extension)`);
@@ -60,31 +62,42 @@ export function v2Router(deps: AppDeps): Router {
     res.status(ok ? 200 : 503).json({ name, ready: ok });
   });
 
-  r.post('/models/:name/infer', admission(deps), async (req, res) => {
-    const name = pickModel(deps, req.params.name);
-    const { json, binary } = await readInferBody(req, deps.options.maxBodyBytes, deps.options.requestTimeoutMs);
-    const { entry } = leaseModel(deps, name, res);
-    const m = entry.classifier.manifest;
-    const dims = [m.input.channels, m.input.height, m.input.width];
-    const infer = parseInferRequest(json, dims, deps.options.maxBatch, binary);
-    const size = infer.tensor.length / infer.batch;
-    // One classify per input: the back end (a pool's scheduler) does the batching.
-    const results = await Promise.all(
-      Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size))),
-    );
-    deps.metrics.batchSize.observe({ model: name }, infer.batch);
-    for (const x of results) deps.metrics.observeResult(name, x, undefined);
-    const classes = m.labels.length;
-    const outputs: OutputTensor[] = infer.outputs.map((o) =>
-      o.name === 'logits'
-        ? { name: 'logits', datatype: 'FP32', shape: [infer.batch, classes], data: results.flatMap((x) => x.logits), binary: o.binary }
-        : { name: 'path', datatype: 'BYTES', shape: [infer.batch], data: results.map((x) => x.path.code), binary: o.binary },
-    );
-    const head = { model_name: name, model_version: m.version, ...(infer.id !== undefined ? { id: infer.id } : {}) };
-    const { body, headerLength } = encodeOutputs(head, outputs);
-    if (headerLength === undefined) res.type('application/json');
-    else res.type('application/octet-stream').set('Inference-Header-Content-Length', String(headerLength));
-    res.send(body);
-  });
+  r.post('/models/:name/infer', admission(deps), (req, res) => answerInfer(deps, pickModel(deps, req.params.name), req, res));
   return r;
+}
+
+/**
+ * The answer to POST /v2/models/{name}/infer once the model name is resolved: reads and validates the body,
+ * classifies each input (the back end's scheduler batches them) and writes the outputs, JSON or binary. Shared
+ * by the express route above and the fast route (server/fast-classify.ts), so both answer alike; errors are
+ * thrown for the caller's one error path.
+ */
+export async function answerInfer(deps: AppDeps, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { json, binary } = await readInferBody(req, deps.options.maxBodyBytes, deps.options.requestTimeoutMs);
+  const { entry } = leaseModel(deps, name, res);
+  const m = entry.classifier.manifest;
+  const dims = [m.input.channels, m.input.height, m.input.width];
+  const infer = parseInferRequest(json, dims, deps.options.maxBatch, binary);
+  const size = infer.tensor.length / infer.batch;
+  // One classify per input: the back end (a pool's scheduler) does the batching.
+  const results = await Promise.all(
+    Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size))),
+  );
+  deps.metrics.batchSize.observe({ model: name }, infer.batch);
+  for (const x of results) deps.metrics.observeResult(name, x, undefined);
+  const classes = m.labels.length;
+  const outputs: OutputTensor[] = infer.outputs.map((o) =>
+    o.name === 'logits'
+      ? { name: 'logits', datatype: 'FP32', shape: [infer.batch, classes], data: results.flatMap((x) => x.logits), binary: o.binary }
+      : { name: 'path', datatype: 'BYTES', shape: [infer.batch], data: results.map((x) => x.path.code), binary: o.binary },
+  );
+  const head = { model_name: name, model_version: m.version, ...(infer.id !== undefined ? { id: infer.id } : {}) };
+  const { body, headerLength } = encodeOutputs(head, outputs);
+  const headers: Record<string, string | number> =
+    headerLength === undefined
+      ? { 'Content-Type': 'application/json; charset=utf-8' }
+      : { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(headerLength) };
+  headers['Content-Length'] = body.length;
+  res.writeHead(200, headers);
+  res.end(body);
 }
