@@ -2,7 +2,7 @@
 // JSON 404 and the error handler last.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { requestContext, requestLog, type AppDeps } from './context.js';
+import { mountBase, requestContext, requestLog, type AppDeps } from './context.js';
 import { notFound, toHttpError } from './errors.js';
 import { adminRouter } from './routes/admin.js';
 import { classifyRouter, sendJson } from './routes/classify.js';
@@ -46,11 +46,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext(deps));
-  app.use('/v1', classifyRouter(deps));
-  app.use('/v2', v2Router(deps));
-  app.use('/admin', adminRouter(deps));
-  app.use(metricsRouter(deps));
-  app.use(webRouter(deps));
+  // mountBase first in each mount: the metrics label of an error answer keeps the router's mount path.
+  app.use('/v1', mountBase, classifyRouter(deps));
+  app.use('/v2', mountBase, v2Router(deps));
+  app.use('/admin', mountBase, adminRouter(deps));
+  app.use(mountBase, metricsRouter(deps));
+  app.use(mountBase, webRouter(deps));
   app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`no route ${req.method} ${req.path.slice(0, 200)}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => sendError(deps, req, res, err));
   return app;

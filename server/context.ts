@@ -52,10 +52,24 @@ export function beginRequest(deps: AppDeps, req: IncomingMessage, res: ServerRes
   });
 }
 
+/** Where mountBase() keeps the mount path of the router a request is in. */
+const MOUNT = Symbol('mount');
+type Mounted = Request & { [MOUNT]?: string };
+
+/**
+ * Middleware placed before each mounted router (server/app.ts): records its mount path. express resets
+ * req.baseUrl once a router hands an error on, so a label read at the end of an error response would lose it
+ * ('/models/:name/infer' instead of '/v2/models/:name/infer').
+ */
+export function mountBase(req: Request, _res: Response, next: NextFunction): void {
+  (req as Mounted)[MOUNT] = req.baseUrl;
+  next();
+}
+
 export function requestContext(deps: AppDeps) {
   return (req: Request, res: Response, next: NextFunction): void => {
     // Route templates, never raw paths, keep the label set bounded.
-    beginRequest(deps, req, res, () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched'));
+    beginRequest(deps, req, res, () => (req.route ? `${(req as Mounted)[MOUNT] ?? req.baseUrl}${String(req.route.path)}` : 'unmatched'));
     next();
   };
 }

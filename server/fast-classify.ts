@@ -18,8 +18,9 @@ import { answerInfer } from './routes/v2.js';
 import { IMAGE_TYPES } from './upload.js';
 
 const ROUTE = '/v1/classify';
-/** The v2 infer path; its metrics label is express's route template. */
-const V2_INFER = /^\/v2\/models\/([^/]+)\/infer$/;
+/** The v2 infer path (a fragment mark ends a path for express, so it is not part of a name here either). */
+const V2_INFER = /^\/v2\/models\/([^/#]+)\/infer$/;
+/** Metrics label of v2 infer: express's route template. */
 const V2_ROUTE = '/v2/models/:name/infer';
 
 /** The model name of `?model=<name>` (undefined when absent); null when the query is anything else. */
@@ -31,44 +32,45 @@ function modelParam(search: string): string | undefined | null {
   return q.get('model')!;
 }
 
-/** A request listener: the fast route for plain image uploads to /v1/classify, express for everything else. */
+/** Which fast route answers a request, and its model name as sent (undefined: the default model). */
+export type FastRoute = { route: 'v1'; model: string | undefined } | { route: 'v2'; model: string };
+
+/**
+ * The fast route for a request (method, raw URL, media type of its body), or null for express. Pure, so the
+ * dispatch is tested on its own; the answers of both ways are compared over HTTP (test/server.test.ts).
+ */
+export function fastRoute(method: string | undefined, url: string, type: string): FastRoute | null {
+  if (method !== 'POST') return null;
+  const q = url.indexOf('?');
+  const pathname = q < 0 ? url : url.slice(0, q);
+  if (pathname === ROUTE) {
+    const model = modelParam(q < 0 ? '' : url.slice(q + 1));
+    return model !== null && (IMAGE_TYPES as readonly string[]).includes(type) ? { route: 'v1', model } : null;
+  }
+  const v2 = q < 0 ? V2_INFER.exec(pathname) : null;
+  if (!v2) return null;
+  try {
+    return { route: 'v2', model: decodeURIComponent(v2[1]) }; // as express decodes route parameters
+  } catch {
+    return null; // express answers a malformed escape with a 400
+  }
+}
+
+/** A request listener: the fast routes for plain image uploads to /v1/classify and for v2 infer, express for the rest. */
 export function withFastClassify(deps: AppDeps, app: Express): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const pathname = q < 0 ? url : url.slice(0, q);
-    const v2 = req.method === 'POST' && q < 0 ? V2_INFER.exec(pathname) : null;
-    if (v2) {
-      let name: string;
-      try {
-        name = decodeURIComponent(v2[1]); // as express decodes route parameters
-      } catch {
-        app(req, res); // express answers a malformed escape with its own 400
-        return;
-      }
-      beginRequest(deps, req, res, () => V2_ROUTE);
-      void (async () => {
-        try {
-          admit(deps, res);
-          await answerInfer(deps, pickModel(deps, name), req, res);
-        } catch (err) {
-          sendError(deps, req, res, err);
-        }
-      })();
-      return;
-    }
-    const model = modelParam(q < 0 ? '' : url.slice(q + 1));
-    if (req.method !== 'POST' || pathname !== ROUTE || model === null || !(IMAGE_TYPES as readonly string[]).includes(mediaType(req))) {
+    const fast = fastRoute(req.method, req.url ?? '', mediaType(req));
+    if (!fast) {
       app(req, res);
       return;
     }
-    beginRequest(deps, req, res, () => ROUTE);
+    beginRequest(deps, req, res, () => (fast.route === 'v1' ? ROUTE : V2_ROUTE));
     void (async () => {
       try {
         admit(deps, res);
-        const name = pickModel(deps, model);
-        const bytes = await readBody(req, deps.options.maxBodyBytes, deps.options.requestTimeoutMs);
-        sendJson(res, 200, await classifyBytes(deps, name, bytes, res));
+        const name = pickModel(deps, fast.model);
+        if (fast.route === 'v2') await answerInfer(deps, name, req, res);
+        else sendJson(res, 200, await classifyBytes(deps, name, await readBody(req, deps.options.maxBodyBytes, deps.options.requestTimeoutMs), res));
       } catch (err) {
         sendError(deps, req, res, err);
       }

@@ -160,16 +160,24 @@ describe('KServe v2', () => {
       [MODEL_A, { 'content-type': 'application/json' }, '{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1, 2, 2], "data": [1, 2, 3, 4]}]}'], // 400
     ];
     const seen = new Set<number>();
-    for (const [model, headers, body] of cases) {
+    for (const [i, [model, headers, body]] of cases.entries()) {
       const [fast, viaExpress] = await Promise.all(
-        ['', '?via=express'].map((q) => fetch(`${s.url}/v2/models/${model}/infer${q}`, { method: 'POST', headers, body })),
+        ['', '?via=express'].map((q) =>
+          fetch(`${s.url}/v2/models/${model}/infer${q}`, { method: 'POST', headers: { ...headers, 'x-request-id': `case-${i}${q ? '-x' : ''}` }, body }),
+        ),
       );
+      expect([fast.headers.get('x-request-id'), viaExpress.headers.get('x-request-id')]).toEqual([`case-${i}`, `case-${i}-x`]);
       seen.add(fast.status);
       expect(fast.status).toBe(viaExpress.status);
       for (const k of ['content-type', 'content-length', 'inference-header-content-length']) expect(fast.headers.get(k), k).toBe(viaExpress.headers.get(k));
       expect(Buffer.from(await fast.arrayBuffer()).equals(Buffer.from(await viaExpress.arrayBuffer()))).toBe(true);
     }
     expect([...seen].sort()).toEqual([200, 400, 404, 415]);
+    // Both ways count under one route label, errors included (express resets req.baseUrl before its error handler).
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    for (const status of [200, 400, 404, 415])
+      expect(metrics).toMatch(new RegExp(`instanas_http_request_duration_seconds_count\\{route="/v2/models/:name/infer",method="POST",status="${status}"\\} [2-9]`));
+    expect(metrics).not.toMatch(/route="\/models\/:name\/infer"/);
     // A name that does not URL-decode is left to express, which refuses it with a JSON 400.
     const bad = await fetch(`${s.url}/v2/models/%E0%A4%A/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
     expect(bad.status).toBe(400);
