@@ -52,7 +52,7 @@ function flatten(data: unknown, shape: number[], out: Float32Array): void {
 /**
  * The 400 for an element that is not a finite number (JSON has no NaN/Infinity literals, but 1e999 parses to
  * Infinity). Callers test the element inline and build `where` only on failure: building it for every element
- * made parseInferRequest 2-3x slower (28x28 binary 8.0 -> 3.6 us, JSON 11.2 -> 3.4 us; session 10).
+ * made parseInferRequest about twice as slow on a 28x28 input (docs/PERFORMANCE.md, session 10).
  */
 function notFinite(v: unknown, where: string): never {
   throw badRequest(`${where}: expected a finite number, got ${typeof v === 'number' ? v : describe(v)}`);
