@@ -114,11 +114,10 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   }
   const hw = input.height * input.width;
   const out = new Float32Array(outC * hw);
+  const { mean, std } = normalisation(input);
   planes.forEach((plane, ch) => {
     const resized = resizePlane(plane, W, H, input.width, input.height);
-    const mean = input.mean.length === 1 ? input.mean[0] : input.mean[ch];
-    const std = input.std.length === 1 ? input.std[0] : input.std[ch];
-    for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean) / std;
+    for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean[ch]) / std[ch];
   });
   return out;
 }
