@@ -24,6 +24,8 @@ export interface BackendStats {
    */
   executions?: number;
   executedInputs?: number;
+  /** Cumulative executions by size: executedBatchSizes[k] = executions that ran k inputs (index 0 unused). */
+  executedBatchSizes?: number[];
 }
 
 export interface Classifier {
@@ -53,13 +55,15 @@ const num = (s: Record<string, unknown>, ...keys: string[]): number | undefined 
 };
 
 /** Executions and their inputs from a scheduler's stats (batches, batchSizes) plus inline batch-1 runs. */
-function executionCounts(s: Record<string, unknown>): Pick<BackendStats, 'executions' | 'executedInputs'> {
+function executionCounts(s: Record<string, unknown>): Pick<BackendStats, 'executions' | 'executedInputs' | 'executedBatchSizes'> {
   const sizes = s.batchSizes;
   const batches = num(s, 'batches');
   if (!Array.isArray(sizes) || batches === undefined) return {};
   const inline = num(s, 'inline') ?? 0;
   const inputs = sizes.reduce((t: number, c: number, k: number) => t + c * k, 0);
-  return { executions: batches + inline, executedInputs: inputs + inline };
+  const bySize = sizes.map((c: number) => c);
+  bySize[1] = (bySize[1] ?? 0) + inline; // an inline run is a batch of one
+  return { executions: batches + inline, executedInputs: inputs + inline, executedBatchSizes: bySize };
 }
 
 /** Wraps a Runner: awaits its readiness and normalises its stats and timings. */

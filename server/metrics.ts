@@ -2,6 +2,7 @@
 // process, e.g. in tests). Base units (seconds), counters end in _total.
 import client from 'prom-client';
 import type { BackendResult } from './backend.js';
+import { ExecutionBatchHistogram } from './batch-histogram.js';
 import type { ModelEntry } from './registry.js';
 
 /** 0.1 ms .. 1 s, roughly 1-2.5-5 per decade. */
@@ -145,6 +146,8 @@ export class Metrics {
     // rate(inputs) / rate(executions) is the mean batch size the scheduler forms under the current load.
     fromTotals('instanas_model_executions_total', 'Model executions (batches; batch-1 runs on the server thread included).', 'executions');
     fromTotals('instanas_model_execution_inputs_total', 'Inputs run by those executions (divided by executions: the mean batch size).', 'executedInputs');
+    // The distribution behind that mean (server/batch-histogram.ts).
+    this.registry.registerMetric(new ExecutionBatchHistogram(models) as unknown as client.Metric);
   }
 
   setModelInfo(entry: ModelEntry, old: ModelEntry | undefined): void {

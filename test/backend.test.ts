@@ -112,6 +112,14 @@ describe('the server under concurrent HTTP load', () => {
       expect(st.executedInputs).toBe(420); // 20 + 400 requests; load-time warm-ups do not pass through the scheduler
       expect(counter('instanas_model_executions_total')).toBe(st.executions);
       expect(st.executions).toBeLessThan(st.executedInputs!); // the pool batched at concurrency 8
+      // The same executions as a histogram of their sizes: count and sum match the counters, the le="1" bucket
+      // holds the inline runs and the pool's batches of one, and a batch of 8 at most (8 lanes) fills le="8".
+      const hist = (series: string) => Number(new RegExp(`instanas_execution_batch_size_${series} (\\d+)`).exec(text)?.[1] ?? NaN);
+      expect(hist(`count\\{model="${MODEL_A}"\\}`)).toBe(st.executions);
+      expect(hist(`sum\\{model="${MODEL_A}"\\}`)).toBe(st.executedInputs);
+      expect(hist(`bucket\\{le="1",model="${MODEL_A}"\\}`)).toBe(st.executedBatchSizes![1]);
+      expect(hist(`bucket\\{le="1",model="${MODEL_A}"\\}`)).toBeGreaterThanOrEqual(20);
+      expect(hist(`bucket\\{le="8",model="${MODEL_A}"\\}`)).toBe(st.executions);
     } finally {
       agent.destroy();
       await s.stop();

@@ -1,6 +1,8 @@
 // Bounded path-code cardinality of instanas_inferences_total (PathLabeler).
 import { describe, expect, it } from 'vitest';
+import { ExecutionBatchHistogram } from '../server/batch-histogram.js';
 import { PathLabeler } from '../server/metrics.js';
+import type { ModelEntry } from '../server/registry.js';
 
 /** Feeds codes 'c0'..'c<n-1>', code i occurring i+1 times, interleaved; returns label -> count. */
 function feed(labeler: PathLabeler, n: number, counts: Map<string, number>, series: Map<string, number>): void {
@@ -41,5 +43,46 @@ describe('PathLabeler', () => {
     expect(labeler.observe('d')[0]).toBe('other'); // never tracked
     expect(labeler.observe('b')[0]).toBe('b'); // b: 2, holds its slot
     expect(labeler.observe('a')[0]).toBe('other'); // a: 2, not more than the least slot holder (2)
+  });
+});
+
+describe('instanas_execution_batch_size (ExecutionBatchHistogram)', () => {
+  /** A model entry whose back end reports the given cumulative executions by size. */
+  const entry = (name: string, sizes: { v: number[] }) =>
+    ({ name, classifier: { stats: () => ({ queueDepth: 0, inFlight: 0, executedBatchSizes: sizes.v }) } }) as unknown as ModelEntry;
+  const series = (h: ExecutionBatchHistogram) =>
+    Object.fromEntries(h.get().values.map((v) => [`${v.metricName}{${Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(',')}}`, v.value]));
+
+  it('renders cumulative buckets, sum and count from the back ends, adding only what is new at each scrape', () => {
+    const a = { v: [0, 3, 1, 0, 2] }; // 3 runs of 1 input, 1 of 2, 2 of 4
+    let entries = [entry('m', a)];
+    const h = new ExecutionBatchHistogram(() => entries);
+    let s = series(h);
+    expect(s['instanas_execution_batch_size_bucket{le=1,model=m}']).toBe(3);
+    expect(s['instanas_execution_batch_size_bucket{le=2,model=m}']).toBe(4);
+    expect(s['instanas_execution_batch_size_bucket{le=4,model=m}']).toBe(6);
+    expect(s['instanas_execution_batch_size_bucket{le=256,model=m}']).toBe(6);
+    expect(s['instanas_execution_batch_size_bucket{le=+Inf,model=m}']).toBe(6);
+    expect(s['instanas_execution_batch_size_sum{model=m}']).toBe(3 + 2 + 8);
+    expect(s['instanas_execution_batch_size_count{model=m}']).toBe(6);
+    // Unchanged back end: the same totals, not doubled.
+    expect(series(h)).toEqual(s);
+    // One more batch of 3 (bucket le=4).
+    a.v = [0, 3, 1, 1, 2];
+    s = series(h);
+    expect(s['instanas_execution_batch_size_bucket{le=2,model=m}']).toBe(4);
+    expect(s['instanas_execution_batch_size_bucket{le=4,model=m}']).toBe(7);
+    expect(s['instanas_execution_batch_size_sum{model=m}']).toBe(16);
+    // A reload: a fresh back end counting from 0 adds to the model's totals (counts never go down).
+    entries = [entry('m', { v: [0, 1] })];
+    s = series(h);
+    expect(s['instanas_execution_batch_size_count{model=m}']).toBe(8);
+    expect(s['instanas_execution_batch_size_bucket{le=1,model=m}']).toBe(4);
+    // A back end that does not count executions adds no series.
+    entries = [{ name: 'x', classifier: { stats: () => ({ queueDepth: 0, inFlight: 0 }) } } as unknown as ModelEntry];
+    expect(Object.keys(series(h)).some((k) => k.includes('model=x'))).toBe(false);
+    // Registry.resetMetrics(): totals start over from the back ends' current counts.
+    h.reset();
+    expect(h.get().values).toEqual([]);
   });
 });
