@@ -1,7 +1,7 @@
 // The deploy files against the server they deploy. No Kubernetes API server exists here (none in Debian), so the
 // manifests are checked for what a cluster would trip over: references between them, the probes, port and
 // metrics path answered by a real server, the container's arguments accepted by the CLI's own parser; the
-// Prometheus scrape config by Debian's real promtool.
+// Prometheus scrape config and the alerting/recording rules by Debian's real promtool.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { serve } from '../cli/commands/serve.js';
-import { startTestServer, type TestServer } from './helpers/server-fixture.js';
+import { startTestServer, testImages, type TestServer } from './helpers/server-fixture.js';
 
 const K8S = path.resolve('deploy/k8s');
 type Doc = any; // parsed YAML: the assertions below are the schema
@@ -87,6 +87,42 @@ describe('deploy/prometheus/scrape.yaml', () => {
       expect(r.status, r.stdout + r.stderr).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/prometheus/rules.yaml', () => {
+  const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find(existsSync);
+  const run = (...args: string[]) => spawnSync(promtool!, args, { encoding: 'utf8', cwd: path.resolve('deploy/prometheus') });
+  it.skipIf(!promtool)('passes promtool check rules, and its unit tests (rules.test.yaml: synthetic series, expected alerts)', () => {
+    const check = run('check', 'rules', 'rules.yaml');
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/SUCCESS: \d+ rules found/);
+    const t = run('test', 'rules', 'rules.test.yaml');
+    expect(t.status, t.stdout + t.stderr).toBe(0);
+    expect(t.stdout).toContain('SUCCESS');
+    // Each alert of the file is exercised by at least one test case that expects it to fire.
+    const alerts = [...readFileSync('deploy/prometheus/rules.yaml', 'utf8').matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
+    const tests = parse(readFileSync('deploy/prometheus/rules.test.yaml', 'utf8')).tests as Doc[];
+    const fired = new Set(tests.flatMap((c) => (c.alert_rule_test ?? []).filter((a: Doc) => a.exp_alerts.length > 0).map((a: Doc) => a.alertname)));
+    expect([...fired].sort()).toEqual([...alerts].sort());
+  });
+
+  it('names only metrics a running server exports', async () => {
+    const server = await startTestServer();
+    try {
+      // One classification and one refused request, so the labelled series exist.
+      const { png } = await testImages();
+      expect((await fetch(`${server.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png })).status).toBe(200);
+      expect((await fetch(`${server.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(415);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const exported = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]));
+      const rules = readFileSync('deploy/prometheus/rules.yaml', 'utf8').replace(/#.*$/gm, '');
+      const used = new Set([...rules.matchAll(/\b(instanas_[a-z_]+)/g)].map((m) => m[1]));
+      expect(used.size).toBeGreaterThan(5);
+      for (const name of used) expect(exported.has(name), `${name} is not on /metrics`).toBe(true);
+    } finally {
+      await server.stop();
     }
   });
 });
