@@ -24,6 +24,16 @@ export interface OutputTensor {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+/**
+ * A client's value for an error message, bounded and safe: JSON.stringify or String() on a deeply nested array
+ * throws RangeError (call stack), which would turn a bad request into a 500.
+ */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return describe(v);
+}
 
 /** Flattens `data` (flat, or nested exactly like `shape`) into out; depth is bounded by shape.length. */
 function flatten(data: unknown, shape: number[], out: Float32Array): void {
@@ -69,12 +79,12 @@ export function parseInferRequest(body: unknown, inputDims: readonly number[], m
   if (!Array.isArray(inputs) || inputs.length !== 1) throw badRequest(`inputs: expected an array with exactly one tensor '${INPUT_NAME}'`);
   const inp = inputs[0];
   if (!isObj(inp)) throw badRequest('inputs[0]: must be an object');
-  if (inp.name !== INPUT_NAME) throw badRequest(`inputs[0].name: expected '${INPUT_NAME}', got ${JSON.stringify(inp.name)}`);
-  if (inp.datatype !== 'FP32') throw badRequest(`inputs[0].datatype: expected 'FP32', got ${JSON.stringify(inp.datatype)}`);
+  if (inp.name !== INPUT_NAME) throw badRequest(`inputs[0].name: expected '${INPUT_NAME}', got ${show(inp.name)}`);
+  if (inp.datatype !== 'FP32') throw badRequest(`inputs[0].datatype: expected 'FP32', got ${show(inp.datatype)}`);
   const shape = inp.shape;
   const want = `[N,${inputDims.join(',')}] or [${inputDims.join(',')}]`;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw badRequest(`inputs[0].shape: expected ${want}, got ${JSON.stringify(shape)?.slice(0, 100)}`);
+    throw badRequest(`inputs[0].shape: expected ${want}, got ${Array.isArray(shape) ? `[${shape.slice(0, 8).map(show).join(',')}${shape.length > 8 ? ',...' : ''}]` : show(shape)}`);
   const full = shape.length === inputDims.length ? [1, ...shape] : shape;
   if (full.length !== inputDims.length + 1 || inputDims.some((d, i) => full[i + 1] !== d))
     throw badRequest(`inputs[0].shape: expected ${want}, got [${shape.join(',')}]`);
@@ -86,7 +96,7 @@ export function parseInferRequest(body: unknown, inputDims: readonly number[], m
   if (params.binary_data_size !== undefined) {
     if (!binary) throw badRequest('inputs[0].parameters.binary_data_size: set, but the request has no Inference-Header-Content-Length');
     if (params.binary_data_size !== tensor.length * 4)
-      throw badRequest(`inputs[0].parameters.binary_data_size: expected ${tensor.length * 4} bytes for shape [${shape.join(',')}], got ${params.binary_data_size}`);
+      throw badRequest(`inputs[0].parameters.binary_data_size: expected ${tensor.length * 4} bytes for shape [${shape.join(',')}], got ${show(params.binary_data_size)}`);
     if (binary.length !== tensor.length * 4) throw badRequest(`binary data: expected ${tensor.length * 4} bytes after the JSON header, got ${binary.length}`);
     const view = new DataView(binary.buffer, binary.byteOffset, binary.length);
     for (let i = 0; i < tensor.length; i++) {
@@ -102,9 +112,16 @@ export function parseInferRequest(body: unknown, inputDims: readonly number[], m
   let outputs: InferRequest['outputs'] = OUTPUT_NAMES.map((name) => ({ name, binary: defaultBinary }));
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs) || body.outputs.length === 0) throw badRequest('outputs: must be a non-empty array');
+    // Each output at most once: every entry is answered with a copy of the batch's tensor, so a long list of
+    // repeats in an 8 MB body would otherwise make the answer gigabytes.
+    if (body.outputs.length > OUTPUT_NAMES.length)
+      throw badRequest(`outputs: at most ${OUTPUT_NAMES.length} entries (${OUTPUT_NAMES.join(', ')}), got ${body.outputs.length}`);
+    const seen = new Set<unknown>();
     outputs = body.outputs.map((o, i) => {
       if (!isObj(o) || !OUTPUT_NAMES.includes(o.name as OutputName))
         throw badRequest(`outputs[${i}].name: expected one of ${OUTPUT_NAMES.join(', ')}`);
+      if (seen.has(o.name)) throw badRequest(`outputs[${i}].name: '${o.name}' is requested twice`);
+      seen.add(o.name);
       const p = isObj(o.parameters) ? o.parameters : {};
       return { name: o.name as OutputName, binary: typeof p.binary_data === 'boolean' ? p.binary_data : defaultBinary };
     });

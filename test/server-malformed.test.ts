@@ -108,8 +108,24 @@ describe('v2 infer tensors', () => {
     ['null body', 'null', /must be a JSON object, got null/],
     ['unknown output', { ...tensor(), outputs: [{ name: 'probs' }] }, /outputs\[0\]\.name: expected one of logits, path/],
     ['deeply nested JSON', `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1,28,28],"data":${'['.repeat(100000)}${']'.repeat(100000)}}]}`, /data\[0\]\[0\]: expected 28 elements/],
+    // Echoing a nested value in an error message must not overflow the stack (it answered 500 before).
+    ['a deeply nested shape', `{"inputs":[{"name":"x","datatype":"FP32","shape":${'['.repeat(100000)}${']'.repeat(100000)}}]}`, /inputs\[0\]\.shape: expected \[N,1,28,28\] or \[1,28,28\], got \[an array of 1\]/],
+    ['a deeply nested name', `{"inputs":[{"name":${'['.repeat(100000)}${']'.repeat(100000)},"datatype":"FP32"}]}`, /inputs\[0\]\.name: expected 'x', got an array of 1/],
+    ['a deeply nested datatype', `{"inputs":[{"name":"x","datatype":${'['.repeat(100000)}${']'.repeat(100000)}}]}`, /datatype: expected 'FP32', got an array of 1/],
+    ['a deeply nested binary_data_size', `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1,28,28],"parameters":{"binary_data_size":${'['.repeat(100000)}${']'.repeat(100000)}}}]}`, /binary_data_size: set, but the request has no Inference-Header-Content-Length/],
+    ['an output asked for twice', { ...tensor(), outputs: [{ name: 'logits' }, { name: 'logits' }] }, /outputs\[1\]\.name: 'logits' is requested twice/],
+    ['400,000 outputs (each answered with a copy of the tensor)', { ...tensor(), outputs: Array(400000).fill({ name: 'logits' }) }, /outputs: at most 2 entries \(logits, path\), got 400000/],
   ])('%s -> 400', async (_name, body, message) => expectError(await infer(body), 400, message));
 
+  it('a deeply nested binary_data_size with the binary extension -> 400', async () => {
+    const header = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,1,28,28],"parameters":{"binary_data_size":${'['.repeat(100000)}${']'.repeat(100000)}}}]}`;
+    const res = await fetch(`${s.url}/v2/models/${MODEL_A}/infer`, {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from(header), Buffer.alloc(784 * 4)]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(Buffer.byteLength(header)) },
+    });
+    await expectError(res, 400, /binary_data_size: expected 3136 bytes for shape \[1,1,28,28\], got an array of 1/);
+  });
   it('a JSON body over 8 MiB -> 413', async () => expectError(await infer(`{"pad":"${'x'.repeat(8 * 1024 * 1024)}"}`), 413, /exceeds the limit/));
   it('a non-JSON content type -> 415', async () => {
     const res = await fetch(`${s.url}/v2/models/${MODEL_A}/infer`, { method: 'POST', body: JSON.stringify(tensor()), headers: { 'content-type': 'text/plain' } });
