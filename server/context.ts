@@ -102,15 +102,47 @@ export function admit(deps: AppDeps, res: ServerResponse): void {
   }
   deps.state.inFlight = inFlight + 1;
   deps.metrics.inFlight.set(deps.state.inFlight);
-  let done = false;
-  const release = () => {
-    if (done) return;
-    done = true;
+  onEnd(res, () => {
     deps.state.inFlight = (deps.state.inFlight ?? 1) - 1;
     deps.metrics.inFlight.set(deps.state.inFlight);
+  });
+}
+
+/** Inference started for a response (holdWork), settled or not. */
+const work = new WeakMap<ServerResponse, Promise<unknown>>();
+
+/**
+ * Registers inference work done for `res`: its admission slot and model lease stay taken until the work settles,
+ * even when the client goes away first. Released at a client's disconnect instead, the slot would let a client
+ * that sends a batch and drops the connection, again and again, queue unbounded work past maxInFlight.
+ * Refuses to start work for a client already gone (nobody would read the answer). Returns `p`.
+ */
+export function holdWork<T>(res: ServerResponse, start: () => Promise<T>): Promise<T> {
+  if (res.destroyed) throw new HttpError(499, 'client closed the connection before inference', {}, 'client_closed');
+  const p = start();
+  const settled = p.then(
+    () => undefined,
+    () => undefined,
+  );
+  const prev = work.get(res);
+  work.set(res, prev ? Promise.all([prev, settled]) : settled);
+  return p;
+}
+
+/** Runs `fn` once: when `res` finishes, or when it closes and the work held for it (holdWork) has settled. */
+function onEnd(res: ServerResponse, fn: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
   };
-  res.on('finish', release);
-  res.on('close', release);
+  res.on('finish', once);
+  res.on('close', () => {
+    const w = work.get(res);
+    if (w) void w.then(once);
+    else once();
+  });
 }
 
 /** The model a request names, or the default; 404 for names that are not loaded. */
@@ -132,7 +164,6 @@ export function pickModel(deps: AppDeps, name: unknown): string {
 export function leaseModel(deps: AppDeps, name: string, res: ServerResponse): Lease {
   const lease = deps.registry.acquire(name);
   if (!lease) throw notFound(`unknown model '${name.slice(0, 100)}'`);
-  res.on('close', lease.release);
-  res.on('finish', lease.release);
+  onEnd(res, lease.release);
   return lease;
 }

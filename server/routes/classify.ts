@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { readBody, mediaType } from '../body.js';
-import { admission, leaseModel, pickModel, type AppDeps } from '../context.js';
+import { admission, holdWork, leaseModel, pickModel, type AppDeps } from '../context.js';
 import { HttpError } from '../errors.js';
 import { IMAGE_TYPES, imageToTensor, readMultipart } from '../upload.js';
 
@@ -22,7 +22,7 @@ export async function classifyBytes(deps: AppDeps, name: string, bytes: Uint8Arr
   const t0 = performance.now();
   const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels });
   const decodeMs = performance.now() - t0;
-  const result = await entry.classifier.classify(tensor);
+  const result = await holdWork(res, () => entry.classifier.classify(tensor));
   const totalMs = performance.now() - t0;
   deps.metrics.batchSize.observe({ model: name }, 1);
   deps.metrics.observeResult(name, result, decodeMs);

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { mediaType, readBody } from '../body.js';
-import { admission, leaseModel, pickModel, type AppDeps } from '../context.js';
+import { admission, holdWork, leaseModel, pickModel, type AppDeps } from '../context.js';
 import { HttpError, badRequest } from '../errors.js';
 import { INPUT_NAME, encodeOutputs, parseInferRequest, splitBinaryBody, type OutputTensor } from '../tensor.js';
 
@@ -80,8 +80,8 @@ export async function answerInfer(deps: AppDeps, name: string, req: IncomingMess
   const infer = parseInferRequest(json, dims, deps.options.maxBatch, binary);
   const size = infer.tensor.length / infer.batch;
   // One classify per input: the back end (a pool's scheduler) does the batching.
-  const results = await Promise.all(
-    Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size))),
+  const results = await holdWork(res, () =>
+    Promise.all(Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size)))),
   );
   deps.metrics.batchSize.observe({ model: name }, infer.batch);
   for (const x of results) deps.metrics.observeResult(name, x, undefined);

@@ -1,0 +1,84 @@
+// Admission (maxInFlight) and model leases when clients go away: the slot of a request whose client disconnects
+// stays taken until its inference settles, so disconnecting clients cannot queue work past the limit.
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClassifier, type Classifier } from '../server/backend.js';
+import { MODEL_A, startTestServer, testImages, type TestServer } from './helpers/server-fixture.js';
+
+let s: TestServer;
+let open: () => void = () => undefined;
+let gate = Promise.resolve();
+let calls = 0;
+const closeGate = () => (gate = new Promise<void>((r) => (open = r)));
+
+/** The in-process classifier of the fixture, with each classify held at `gate`. */
+async function gated(dir: string): Promise<Classifier> {
+  const c = await createClassifier(dir, { workers: 0 });
+  return {
+    get manifest() {
+      return c.manifest;
+    },
+    get ready() {
+      return c.ready;
+    },
+    async classify(t) {
+      calls++;
+      await gate;
+      return c.classify(t);
+    },
+    stats: () => c.stats(),
+    close: () => c.close(),
+  };
+}
+
+/** POSTs `body`, resolving with the status; `abortWhen` resolving first destroys the request (the client goes away). */
+function post(pathName: string, type: string, body: Buffer, abortWhen?: Promise<unknown>): Promise<number | 'aborted'> {
+  return new Promise((resolve, reject) => {
+    const r = http.request(`${s.url}${pathName}`, { method: 'POST', headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    r.on('error', (err) => (abortWhen ? resolve('aborted') : reject(err)));
+    r.end(body);
+    void abortWhen?.then(() => r.destroy());
+  });
+}
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(cond()).toBe(true);
+};
+
+beforeAll(async () => {
+  s = await startTestServer({ maxInFlight: 1, factory: gated });
+});
+afterAll(() => s?.stop());
+
+describe('admission when a client goes away', () => {
+  it('keeps the slot and the model lease of a disconnected v1 request until its inference settles', async () => {
+    const { png } = await testImages();
+    closeGate();
+    const before = calls;
+    const aborted = post(`/v1/classify?model=${MODEL_A}`, 'image/png', png, until(() => calls > before));
+    expect(await aborted).toBe('aborted');
+    await new Promise((r) => setTimeout(r, 50)); // the server sees the socket close
+    expect(s.deps.state.inFlight).toBe(1); // released at the disconnect, this was 0
+    // The slot is still taken: the next request is refused as the limit says.
+    expect(await post(`/v1/classify?model=${MODEL_A}`, 'image/png', png)).toBe(503);
+    open();
+    await until(() => s.deps.state.inFlight === 0);
+    expect(await post(`/v1/classify?model=${MODEL_A}`, 'image/png', png)).toBe(200);
+  });
+
+  it('holds the slot for all of a v2 batch, then frees it', async () => {
+    closeGate();
+    const before = calls;
+    const tensor = { inputs: [{ name: 'x', datatype: 'FP32', shape: [4, 1, 28, 28], data: new Array(4 * 784).fill(0) }] };
+    const aborted = post(`/v2/models/${MODEL_A}/infer`, 'application/json', Buffer.from(JSON.stringify(tensor)), until(() => calls >= before + 4));
+    expect(await aborted).toBe('aborted');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.deps.state.inFlight).toBe(1);
+    open();
+    await until(() => s.deps.state.inFlight === 0);
+  });
+});
