@@ -17,7 +17,8 @@ export interface AppDeps {
   /** Model used when a request names none; undefined = fashion-mnist if loaded, else the first. */
   defaultModel?: string;
   /** Set on SIGTERM: readiness turns false while in-flight requests finish. */
-  state: { draining: boolean; loading: boolean; pending: Set<string>; inFlight?: number };
+  /** open: responses begun and not ended (beginRequest), so a drain can end their keep-alive connections. */
+  state: { draining: boolean; loading: boolean; pending: Set<string>; inFlight?: number; open?: Set<ServerResponse> };
   version: string;
 }
 
@@ -44,12 +45,29 @@ export function beginRequest(deps: AppDeps, req: IncomingMessage, res: ServerRes
   const r = req as Request;
   r.id = id;
   res.setHeader('x-request-id', id);
+  // While draining, each connection closes after its current answer (node adds Connection: close); else a client
+  // that keeps its connection busy would hold the drain open until its timeout (server.close() only closes idle
+  // connections). drainConnections() does the same for the requests already begun when the drain starts.
+  if (deps.state.draining) res.shouldKeepAlive = false;
+  else if (deps.state.open) {
+    const open = deps.state.open;
+    open.add(res);
+    const forget = () => open.delete(res);
+    res.on('finish', forget);
+    res.on('close', forget);
+  }
   const t0 = performance.now();
   res.on('finish', () => {
     const ms = performance.now() - t0;
     deps.metrics.httpDuration.observe({ route: route(), method: req.method ?? '', status: String(res.statusCode) }, ms / 1000);
     deps.log.info({ reqId: id, method: req.method, url: (r.originalUrl ?? req.url ?? '').slice(0, 300), status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request');
   });
+}
+
+/** At the start of a drain: the answers not yet sent close their connections (see beginRequest). */
+export function drainConnections(state: AppDeps['state']): void {
+  for (const res of state.open ?? []) if (!res.headersSent) res.shouldKeepAlive = false;
+  state.open?.clear();
 }
 
 /** Where mountBase() keeps the mount path of the router a request is in. */

@@ -6,7 +6,7 @@ import { destination, pino, type Logger } from 'pino';
 import { createClassifier, type ClassifierOptions } from './backend.js';
 import { createApp } from './app.js';
 import { withFastClassify } from './fast-classify.js';
-import type { AppDeps } from './context.js';
+import { drainConnections, type AppDeps } from './context.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_SERVER_OPTIONS, resolveOptions, type ServerOptions } from './options.js';
 import { ModelRegistry, discoverBundles, type ClassifierFactory } from './registry.js';
@@ -52,7 +52,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   if (o.defaultModel !== undefined && !bundles.some((b) => b.name === o.defaultModel))
     throw new Error(`--default-model '${o.defaultModel}' is not among the bundles: ${bundles.map((b) => b.name).join(', ')}`);
 
-  const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0 };
+  const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0, open: new Set() };
   const factory = o.factory ?? ((dir: string) => createClassifier(dir, { ...o.classifier, idle: () => (state.inFlight ?? 0) <= 1 }));
   const registry = new ModelRegistry(log, factory);
   const metrics = new Metrics(() => registry.names().map((n) => registry.get(n)!));
@@ -92,10 +92,15 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     (closing ??= (async () => {
       deps.state.draining = true;
       log.info('draining: no new connections, finishing in-flight requests');
+      drainConnections(deps.state);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // A connection whose answer was already on its way when the drain began stays open after it, idle: close
+      // those as they appear. Busy ones close after their answer (drainConnections, beginRequest).
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs);
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
       try {
         await loaded.catch(() => undefined);

@@ -82,3 +82,51 @@ describe('admission when a client goes away', () => {
     await until(() => s.deps.state.inFlight === 0);
   });
 });
+
+describe('drain with busy keep-alive clients', () => {
+  it('closes each kept-alive connection after its current answer, so close() does not wait for drainTimeoutMs', async () => {
+    const t = await startTestServer({ drainTimeoutMs: 8000, factory: gated });
+    const { png } = await testImages();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const statuses: number[] = [];
+    let errors = 0;
+    let stop = false;
+    const lane = async () => {
+      while (!stop) {
+        const st = await new Promise<number | null>((resolve) => {
+          const r = http.request(`${t.url}/v1/classify?model=${MODEL_A}`, { method: 'POST', agent, headers: { 'content-type': 'image/png' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          r.on('error', () => resolve(null)); // after the drain: no server to connect to
+          r.end(png);
+        });
+        if (st === null) {
+          errors++;
+          await new Promise((r) => setTimeout(r, 20));
+        } else statuses.push(st);
+      }
+    };
+    const lanes = Array.from({ length: 4 }, lane);
+    try {
+      await until(() => statuses.length >= 20); // four connections kept busy
+      // Each connection has a request in inference when the drain begins (in one process with the clients, the
+      // connections would otherwise all look idle at that instant and close at once).
+      closeGate();
+      const before = calls;
+      await until(() => calls >= before + 4);
+      const t0 = performance.now();
+      const stopped = t.stop();
+      setTimeout(open, 100);
+      await stopped;
+      const ms = performance.now() - t0;
+      expect(ms).toBeLessThan(3000); // before: 8 s, then the connections were cut (in-flight answers lost)
+      expect(statuses.every((x) => x === 200)).toBe(true);
+      expect(statuses.length).toBeGreaterThanOrEqual(20);
+    } finally {
+      stop = true;
+      await Promise.all(lanes);
+      agent.destroy();
+    }
+  }, 20_000);
+});
