@@ -66,6 +66,15 @@ function executionCounts(s: Record<string, unknown>): Pick<BackendStats, 'execut
   return { executions: batches + inline, executedInputs: inputs + inline, executedBatchSizes: bySize };
 }
 
+/**
+ * A pool whose workers are all dead cannot answer (a replacement that fails to load is not retried): not ready, so
+ * a load balancer or Kubernetes stops sending it requests.
+ */
+function allWorkersDead(stats: object | undefined): boolean {
+  const w = (stats as { workers?: unknown } | undefined)?.workers;
+  return Array.isArray(w) && w.length > 0 && w.every((x) => (x as { state?: unknown })?.state === 'dead');
+}
+
 /** Wraps a Runner: awaits its readiness and normalises its stats and timings. */
 export async function adapt(runner: Runner): Promise<Classifier> {
   if (runner.ready && typeof runner.ready !== 'boolean') await runner.ready;
@@ -73,7 +82,7 @@ export async function adapt(runner: Runner): Promise<Classifier> {
   return {
     manifest: runner.manifest,
     get ready() {
-      return !closed;
+      return !closed && !allWorkersDead(runner.stats?.());
     },
     async classify(tensor) {
       const r = await runner.classify(tensor);
@@ -232,9 +241,21 @@ export interface ClassifierOptions {
    * next one fills. Unused with workers 0 (one request at a time).
    */
   maxBatchSize: number;
+  /**
+   * Deadline of one request in the pool (queue + run), ms; past it the request fails with RequestTimeoutError (the
+   * server answers 504) and its admission slot is freed. undefined = none. The server passes its requestTimeoutMs:
+   * a wedged worker would otherwise hold every slot forever. Runs on this thread (inline) are not timed.
+   */
+  timeoutMs: number | undefined;
 }
 
-export const CLASSIFIER_DEFAULTS: Readonly<ClassifierOptions> = Object.freeze({ workers: DEFAULT_WORKERS, inlineMaxMs: 1, idle: () => true, maxBatchSize: 32 });
+export const CLASSIFIER_DEFAULTS: Readonly<ClassifierOptions> = Object.freeze({
+  workers: DEFAULT_WORKERS,
+  inlineMaxMs: 1,
+  idle: () => true,
+  maxBatchSize: 32,
+  timeoutMs: undefined,
+});
 
 /**
  * Loads the bundle in `dir` as a Classifier. workers > 0 (the default, from the core count): a worker_threads pool
@@ -246,12 +267,19 @@ export async function createClassifier(
   dir: string,
   options: Partial<ModelOptions> & Partial<ClassifierOptions> = {},
 ): Promise<Classifier> {
-  const { workers = CLASSIFIER_DEFAULTS.workers, inlineMaxMs = CLASSIFIER_DEFAULTS.inlineMaxMs, idle = CLASSIFIER_DEFAULTS.idle, maxBatchSize = CLASSIFIER_DEFAULTS.maxBatchSize, ...model } = options;
+  const {
+    workers = CLASSIFIER_DEFAULTS.workers,
+    inlineMaxMs = CLASSIFIER_DEFAULTS.inlineMaxMs,
+    idle = CLASSIFIER_DEFAULTS.idle,
+    maxBatchSize = CLASSIFIER_DEFAULTS.maxBatchSize,
+    timeoutMs = CLASSIFIER_DEFAULTS.timeoutMs,
+    ...model
+  } = options;
   if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`options.workers: must be an integer >= 0, got ${workers}`);
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new RangeError(`options.maxBatchSize: must be an integer >= 1, got ${maxBatchSize}`);
   if (!(inlineMaxMs >= 0)) throw new RangeError(`options.inlineMaxMs: must be >= 0, got ${inlineMaxMs}`);
   if (workers === 0) return adapt(await inProcessRunner(dir, model));
-  const pool = await createPool(dir, { workers, maxBatchSize, model });
+  const pool = await createPool(dir, { workers, maxBatchSize, model, timeoutMs });
   if (inlineMaxMs === 0) return adapt(pool);
   // The inline model runs one request at a time (batch 1): the routed graph would only cost memory and load time.
   const local = await loadModel(dir, { ...model, threads: 1, routed: 'off' });

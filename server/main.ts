@@ -53,7 +53,8 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     throw new Error(`--default-model '${o.defaultModel}' is not among the bundles: ${bundles.map((b) => b.name).join(', ')}`);
 
   const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0, open: new Set() };
-  const factory = o.factory ?? ((dir: string) => createClassifier(dir, { ...o.classifier, idle: () => (state.inFlight ?? 0) <= 1 }));
+  const factory =
+    o.factory ?? ((dir: string) => createClassifier(dir, { timeoutMs: options.requestTimeoutMs, ...o.classifier, idle: () => (state.inFlight ?? 0) <= 1 }));
   const registry = new ModelRegistry(log, factory);
   const metrics = new Metrics(() => registry.names().map((n) => registry.get(n)!));
   registry.onSwap = (e, old) => metrics.setModelInfo(e, old);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../runtime/model-node.js';
 import type { InstaModel } from '../runtime/model.js';
 import { Agent, request } from 'node:http';
-import { createClassifier } from '../server/backend.js';
+import { adapt, createClassifier } from '../server/backend.js';
 import { testImages, startTestServer, MODEL_A } from './helpers/server-fixture.js';
 
 const FIXTURE = path.resolve('test/fixtures/tiny');
@@ -69,6 +69,26 @@ describe('createClassifier with a pool', () => {
     }
     await expect(createClassifier(FIXTURE, { workers: 1, inlineMaxMs: -1 })).rejects.toThrow(/options.inlineMaxMs/);
     for (const maxBatchSize of [0, 2.5]) await expect(createClassifier(FIXTURE, { maxBatchSize })).rejects.toThrow(/^options.maxBatchSize: must be an integer >= 1/);
+  });
+});
+
+describe('createClassifier: deadline and readiness', () => {
+  it('passes timeoutMs to the pool (its scheduler times requests out: test/scheduler.test.ts; the server answers 504)', async () => {
+    await expect(createClassifier(FIXTURE, { workers: 1, timeoutMs: -1 })).rejects.toThrow(/options\.timeoutMs: must be > 0/);
+    const c = await createClassifier(FIXTURE, { workers: 1, inlineMaxMs: 0, timeoutMs: 10_000 });
+    try {
+      expect((await c.classify(input(0))).logits).toHaveLength(ref.manifest.labels.length);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('is not ready when every worker of its pool is dead', async () => {
+    const workers = [{ state: 'ready' }];
+    const c = await adapt({ manifest: ref.manifest, classify: () => Promise.reject(new Error('unused')), stats: () => ({ workers }), close: async () => {} });
+    expect(c.ready).toBe(true);
+    workers[0].state = 'dead';
+    expect(c.ready).toBe(false);
   });
 });
 
