@@ -16,6 +16,9 @@ const FORMATS = new Set(['png', 'jpeg', 'webp']);
 
 /** Reads one file part from a multipart request; rejects anything but exactly one file. */
 export function readMultipart(req: Request, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes)
+    return Promise.reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`));
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -51,6 +54,13 @@ export function readMultipart(req: Request, maxBytes: number, timeoutMs: number)
       else resolve(Buffer.concat(chunks));
     });
     req.on('error', (err) => fail(badRequest(`request aborted: ${err.message}`)));
+    // The whole body counts, as for a raw upload: busboy's file limit alone skips the bytes around the parts
+    // (a preamble or epilogue of any length would be read and discarded without end).
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes && !failed) fail(new HttpError(413, `request body exceeds the limit of ${maxBytes} bytes`));
+    });
     req.pipe(bb);
   });
 }
@@ -58,6 +68,13 @@ export function readMultipart(req: Request, maxBytes: number, timeoutMs: number)
 export interface DecodeLimits {
   maxPixels: number;
 }
+
+/**
+ * Longest side accepted, whatever maxPixels allows: the resize's taps per output pixel grow with the scale, so a
+ * 16777216x1 image (within the default pixel limit) made preprocess allocate ~270 MB of filter weights on the
+ * event loop. 16384 is WebP's own limit and keeps the weights under 300 KB.
+ */
+export const MAX_SIDE = 16384;
 
 /**
  * Checks the image header (format, declared size) without decoding pixels, then
@@ -69,6 +86,7 @@ export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits:
   if (w < 1 || h < 1) throw badRequest(`image declares an invalid size ${w}x${h}`);
   if (w * h > limits.maxPixels)
     throw new HttpError(413, `image is ${w}x${h} = ${w * h} pixels, more than the limit of ${limits.maxPixels}`);
+  if (w > MAX_SIDE || h > MAX_SIDE) throw new HttpError(413, `image is ${w}x${h}: each side must be at most ${MAX_SIDE} pixels`);
   let pixels;
   try {
     pixels = await decodeImage(bytes);

@@ -55,6 +55,12 @@ describe('image uploads', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
     await expectError(res, 413, /100000x100000 = 10000000000 pixels, more than the limit/);
   });
+  it('a PNG declaring 16777216x1 pixels (within the pixel limit) is refused for its side, quickly', async () => {
+    const t0 = performance.now();
+    const res = await classify(pngHeader(16777216, 1), 'image/png');
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await expectError(res, 413, /image is 16777216x1: each side must be at most 16384 pixels/);
+  });
   it('a body over 8 MiB', async () => expectError(await classify(Buffer.alloc(8 * 1024 * 1024 + 1), 'image/png'), 413, /exceeds the limit of 8388608 bytes/));
   it('multipart with two files, and with none', async () => {
     const two = new FormData();
@@ -64,6 +70,28 @@ describe('image uploads', () => {
     const none = new FormData();
     none.append('note', 'hello');
     await expectError(await classify(none), 400, /exactly one file/);
+  });
+  it('multipart over the body limit: declared, and streamed in an epilogue busboy skips', async () => {
+    const part = Buffer.concat([Buffer.from('--x\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'), images.png, Buffer.from('\r\n--x--\r\n')]);
+    const big = Buffer.concat([part, Buffer.alloc(8 * 1024 * 1024, 0x61)]);
+    await expectError(await classify(big, 'multipart/form-data; boundary=x'), 413, /request body of \d+ bytes exceeds the limit of 8388608 bytes/);
+    // Chunked, so no Content-Length to check up front: the bytes are counted as they come.
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const r = http.request(`${s.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x', 'transfer-encoding': 'chunked' } }, (out) => {
+        let body = '';
+        out.on('data', (c) => (body += c));
+        out.on('end', () => resolve({ status: out.statusCode ?? 0, body }));
+      });
+      r.on('error', reject);
+      r.write(part);
+      for (let i = 0; i < 9; i++) r.write(Buffer.alloc(1024 * 1024, 0x61));
+      r.end();
+    });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body).error).toMatch(/request body exceeds the limit of 8388608 bytes/);
+    const good = await classify(images.png, 'image/png');
+    expect(good.status).toBe(200);
+    await good.arrayBuffer();
   });
   it('multipart with a broken boundary', async () => expectError(await classify('--nope\r\n\r\nxx', 'multipart/form-data'), 400, /multipart/));
 });
