@@ -47,11 +47,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.use(requestContext(deps));
   // mountBase first in each mount: the metrics label of an error answer keeps the router's mount path.
-  app.use('/v1', mountBase, classifyRouter(deps));
-  app.use('/v2', mountBase, v2Router(deps));
-  app.use('/admin', mountBase, adminRouter(deps));
-  app.use(mountBase, metricsRouter(deps));
-  app.use(mountBase, webRouter(deps));
+  app.use('/v1', mountBase('/v1'), classifyRouter(deps));
+  app.use('/v2', mountBase('/v2'), v2Router(deps));
+  app.use('/admin', mountBase('/admin'), adminRouter(deps));
+  app.use(mountBase(''), metricsRouter(deps));
+  app.use(mountBase(''), webRouter(deps));
   app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`no route ${req.method} ${req.path.slice(0, 200)}`)));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => sendError(deps, req, res, err));
   return app;

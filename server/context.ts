@@ -75,13 +75,16 @@ const MOUNT = Symbol('mount');
 type Mounted = Request & { [MOUNT]?: string };
 
 /**
- * Middleware placed before each mounted router (server/app.ts): records its mount path. express resets
- * req.baseUrl once a router hands an error on, so a label read at the end of an error response would lose it
- * ('/models/:name/infer' instead of '/v2/models/:name/infer').
+ * Middleware placed before each mounted router (server/app.ts): records its mount path, as written there. Not
+ * req.baseUrl: express resets it once a router hands an error on (an error answer's label would lose the mount:
+ * '/models/:name/infer'), and it is the URL's own text, while express matches paths without regard to case
+ * ('/V2/...' would add label values).
  */
-export function mountBase(req: Request, _res: Response, next: NextFunction): void {
-  (req as Mounted)[MOUNT] = req.baseUrl;
-  next();
+export function mountBase(mount: string) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    (req as Mounted)[MOUNT] = mount;
+    next();
+  };
 }
 
 export function requestContext(deps: AppDeps) {

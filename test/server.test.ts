@@ -178,6 +178,10 @@ describe('KServe v2', () => {
     for (const status of [200, 400, 404, 415])
       expect(metrics).toMatch(new RegExp(`instanas_http_request_duration_seconds_count\\{route="/v2/models/:name/infer",method="POST",status="${status}"\\} [2-9]`));
     expect(metrics).not.toMatch(/route="\/models\/:name\/infer"/);
+    // express matches paths regardless of case; the label is the route as mounted, not the URL's spelling.
+    const upper = await fetch(`${s.url}/V2/models/${MODEL_A}/infer`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: json });
+    expect(upper.status).toBe(415);
+    expect(await (await fetch(`${s.url}/metrics`)).text()).not.toMatch(/route="\/V2/);
     // A name that does not URL-decode is left to express, which refuses it with a JSON 400.
     const bad = await fetch(`${s.url}/v2/models/%E0%A4%A/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
     expect(bad.status).toBe(400);
