@@ -39,6 +39,9 @@ const hashOf = (dir: string): string => createHash('sha256').update(readFileSync
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>();
   private readonly reloading = new Map<string, Promise<ModelEntry>>();
+  /** A reload asked for while one was running: it starts when that one ends (one per model, shared). */
+  private readonly queued = new Map<string, Promise<ModelEntry>>();
+  private closed = false;
   private readonly watched: string[] = [];
   /** Called after every swap, e.g. to refresh the model-info metric. */
   onSwap: (entry: ModelEntry, old: ModelEntry | undefined) => void = () => undefined;
@@ -61,21 +64,39 @@ export class ModelRegistry {
     return entry;
   }
 
-  /** Reloads `name` from its folder; concurrent calls share one load. Throws (old one kept) on failure. */
+  /**
+   * Reloads `name` from its folder. Throws (old one kept) on failure. A call while a load is running does not join
+   * it (that load may have read the files before the change this call is about): one more load is queued after
+   * it, which every call until it starts shares.
+   */
   reload(name: string): Promise<ModelEntry> {
     const cur = this.entries.get(name);
     if (!cur) return Promise.reject(new Error(`unknown model '${name}'`));
-    let p = this.reloading.get(name);
-    if (!p) {
-      p = this.load(name, cur.dir)
-        .catch((err: unknown) => {
-          const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-          this.log.error({ model: name, err: msg }, 'reload failed; the previous version keeps serving');
-          throw new Error(`reload of '${name}' failed: ${msg}`);
-        })
-        .finally(() => this.reloading.delete(name));
-      this.reloading.set(name, p);
+    const running = this.reloading.get(name);
+    if (!running) return this.startReload(name, cur.dir);
+    let next = this.queued.get(name);
+    if (!next) {
+      next = running
+        .catch(() => undefined)
+        .then(() => {
+          this.queued.delete(name);
+          if (this.closed) throw new Error(`reload of '${name}' cancelled: the server is closing`);
+          return this.startReload(name, cur.dir);
+        });
+      this.queued.set(name, next);
     }
+    return next;
+  }
+
+  private startReload(name: string, dir: string): Promise<ModelEntry> {
+    const p = this.load(name, dir)
+      .catch((err: unknown) => {
+        const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+        this.log.error({ model: name, err: msg }, 'reload failed; the previous version keeps serving');
+        throw new Error(`reload of '${name}' failed: ${msg}`);
+      })
+      .finally(() => this.reloading.delete(name));
+    this.reloading.set(name, p);
     return p;
   }
 
@@ -132,8 +153,9 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const f of this.watched.splice(0)) unwatchFile(f);
-    await Promise.allSettled([...this.reloading.values()]);
+    await Promise.allSettled([...this.reloading.values(), ...this.queued.values()]);
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(all.map((e) => e.classifier.close()));

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createClassifier } from '../server/backend.js';
 import { startServer } from '../server/main.js';
+import { ModelRegistry } from '../server/registry.js';
 import { MODEL_A, MODEL_B, makeModelsDir, startTestServer, testImages, type TestServer } from './helpers/server-fixture.js';
 
 let images: Awaited<ReturnType<typeof testImages>>;
@@ -185,5 +186,42 @@ describe('manifest watcher and admin token', () => {
     expect((await fetch(url, { method: 'POST' })).status).toBe(401);
     expect((await fetch(url, { method: 'POST', headers: { authorization: 'Bearer wrong!' } })).status).toBe(401);
     expect((await fetch(url, { method: 'POST', headers: { authorization: 'Bearer sesame' } })).status).toBe(200);
+  });
+});
+
+describe('ModelRegistry.reload during a reload', () => {
+  it('loads once more after the running load, so a change made meanwhile is not lost; later calls share that load', async () => {
+    const dir = makeModelsDir();
+    const gates: (() => void)[] = [];
+    let loads = 0;
+    const registry = new ModelRegistry(pino({ level: 'silent' }), async (d) => {
+      loads++;
+      const c = await createClassifier(d, { workers: 0 }); // reads the manifest now
+      if (loads > 1) await new Promise<void>((r) => gates.push(r)); // reloads wait for the test
+      return c;
+    });
+    const file = path.join(dir, MODEL_A, 'manifest.json');
+    const bump = (v: string) => writeFileSync(file, readFileSync(file, 'utf8').replace(/"version": "[^"]+"/, `"version": "${v}"`));
+    try {
+      await registry.load(MODEL_A, path.join(dir, MODEL_A));
+      bump('0.0.2');
+      const first = registry.reload(MODEL_A); // reads 0.0.2, then waits at its gate
+      while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
+      bump('0.0.3'); // changed while the first reload runs
+      const second = registry.reload(MODEL_A);
+      const third = registry.reload(MODEL_A);
+      expect(third).toBe(second); // queued once, shared
+      gates[0]();
+      expect((await first).classifier.manifest.version).toBe('0.0.2');
+      while (gates.length < 2) await new Promise((r) => setTimeout(r, 5));
+      gates[1]();
+      expect((await second).classifier.manifest.version).toBe('0.0.3');
+      expect(registry.get(MODEL_A)!.classifier.manifest.version).toBe('0.0.3');
+      expect(loads).toBe(3); // the first load, and two reloads
+    } finally {
+      gates.forEach((g) => g());
+      await registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
