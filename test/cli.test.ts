@@ -8,6 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/instanas.js';
+import { limits, serve } from '../cli/commands/serve.js';
 import { writeSyntheticBundle } from './helpers/synthetic-bundle.js';
 
 const ROOT = path.resolve('.');
@@ -76,6 +77,8 @@ describe('cli main()', () => {
     [['classify', 'a.png', '--model', 'm', '--threads', '0'], /--threads must be a positive integer/],
     [['serve', '--max-batch-size', '0'], /--max-batch-size must be an integer >= 1, got '0'/],
     [['serve', '--workers=-1'], /--workers must be an integer >= 0, got '-1'/],
+    [['serve', '--max-in-flight', '0'], /--max-in-flight must be a positive integer, got '0'/],
+    [['serve', '--request-timeout-ms', 'soon'], /--request-timeout-ms must be a positive integer, got 'soon'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [[], /^usage: instanas/],
   ])('usage error %j exits 2', async (argv, msg) => {
@@ -83,6 +86,12 @@ describe('cli main()', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(msg);
     expect(r.err).toMatch(/usage: instanas/);
+  });
+
+  it('serve passes its limit flags to the server options', () => {
+    const argv = { 'max-in-flight': '8', 'request-timeout-ms': '5000', 'max-body-bytes': '1048576', 'max-pixels': '1000000', 'drain-timeout-ms': '2000' };
+    expect(limits(argv, serve)).toEqual({ maxInFlight: 8, requestTimeoutMs: 5000, maxBodyBytes: 1048576, maxPixels: 1000000, drainTimeoutMs: 2000 });
+    expect(limits({}, serve)).toEqual({});
   });
 
   it('prints help and version with exit 0', async () => {

@@ -23,10 +23,34 @@ function port(value: unknown, cmd: Command): number {
   return n;
 }
 
+/** Server limits settable from the command line (server/options.ts documents each and its default). */
+const LIMITS = {
+  'max-in-flight': 'maxInFlight',
+  'request-timeout-ms': 'requestTimeoutMs',
+  'max-body-bytes': 'maxBodyBytes',
+  'max-pixels': 'maxPixels',
+  'drain-timeout-ms': 'drainTimeoutMs',
+} as const;
+
+/** The limits given as flags, each a positive integer (the flag is named in the error). */
+export function limits(values: Record<string, unknown>, cmd: Command): Partial<Record<(typeof LIMITS)[keyof typeof LIMITS], number>> {
+  const out: Partial<Record<(typeof LIMITS)[keyof typeof LIMITS], number>> = {};
+  for (const [flag, key] of Object.entries(LIMITS)) {
+    const raw = values[flag] as string | undefined;
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${raw}'`, cmd);
+    out[key] = n;
+  }
+  return out;
+}
+
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every bundle under a models folder over HTTP (v1 classify, KServe v2, /metrics)',
-  usage: 'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)] [--inline-max-ms MS (0: never)] [--max-batch-size N]',
+  usage:
+    'serve [--models <dir>] [--port N] [--host H] [--default-model NAME] [--workers N (0: in-process)] [--inline-max-ms MS (0: never)] [--max-batch-size N]' +
+    ' [--max-in-flight N] [--request-timeout-ms MS] [--max-body-bytes N] [--max-pixels N] [--drain-timeout-ms MS]',
   options: {
     models: { type: 'string' },
     port: { type: 'string', short: 'p' },
@@ -35,6 +59,7 @@ export const serve: Command = {
     workers: { type: 'string' },
     'inline-max-ms': { type: 'string' },
     'max-batch-size': { type: 'string' },
+    ...Object.fromEntries(Object.keys(LIMITS).map((k) => [k, { type: 'string' as const }])),
   },
   async run({ positionals, values }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
@@ -51,6 +76,7 @@ export const serve: Command = {
     if (maxBatchSize !== undefined && (!Number.isInteger(maxBatchSize) || maxBatchSize < 1))
       throw new UsageError(`--max-batch-size must be an integer >= 1, got '${batchRaw}'`, this);
     const s = await startServer({
+      ...limits(values, this),
       classifier: { workers, inlineMaxMs, maxBatchSize },
       modelsDir: (values.models as string | undefined) ?? 'models',
       port: port(values.port, this),
