@@ -3,7 +3,7 @@
 import type { Engine } from './engine.js';
 import type { Manifest } from './manifest-types.js';
 import type { Path } from './path.js';
-import type { PathCacheOptions } from './path-cache.js';
+import { checkPathCacheOptions, type PathCacheOptions } from './path-cache.js';
 
 /** 'modules': tier 1 only; 'auto': frequent paths compiled in the background; 'compiled': compile on first use and wait. */
 export type TierMode = 'modules' | 'compiled' | 'auto';
@@ -75,6 +75,7 @@ export function checkModelOptions(opts: ModelOptions): void {
     throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
   if (opts.routed !== 'hot' && opts.routed !== 'off' && !(Array.isArray(opts.routed) && opts.routed.every((c) => typeof c === 'string')))
     throw new RangeError(`options.routed: must be 'hot', 'off' or an array of path codes, got ${JSON.stringify(opts.routed)}`);
+  if (opts.tier !== 'modules') checkPathCacheOptions(opts.cache, 'options.cache'); // the cache exists only then
 }
 
 /** What the model needs from a bundle, independent of where it lives. */

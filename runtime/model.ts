@@ -111,13 +111,32 @@ export class InstaModel {
 
   /** Resolves a forced path (code or cells) into the path it executes, validating it. */
   private resolveForced(path: string | number[][]): Path {
-    const cells = typeof path === 'string' ? decodeCode(path, this.optionCounts) : path;
-    // makePath validates ranges; also enforce the empty-selection rule.
+    const cells = typeof path === 'string' ? decodeCode(path, this.optionCounts) : this.checkForcedCells(path);
     cells.forEach((opts, ci) => {
       if (opts.length === 0 && !this.rules[ci]?.identityWhenEmpty)
         throw new RangeError(`path: cell ${ci} changes shape and cannot be empty`);
     });
     return makePath(this.manifest, cells.map((o) => [...o].sort((a, b) => a - b)));
+  }
+
+  /** Throws TypeError/RangeError naming `path` unless it holds, per cell, distinct option indices of that cell. */
+  private checkForcedCells(path: unknown): number[][] {
+    if (!Array.isArray(path) || !path.every((c) => Array.isArray(c) && c.every((o) => typeof o === 'number')))
+      throw new TypeError(
+        `path: expected a path code (string) or an array of option indices per cell, got ${Array.isArray(path) ? `an array of ${path.length}` : path === null ? 'null' : typeof path}`,
+      );
+    const cells = path as number[][];
+    if (cells.length !== this.optionCounts.length) throw new RangeError(`path: expected ${this.optionCounts.length} cells, got ${cells.length}`);
+    cells.forEach((opts, ci) => {
+      const n = this.optionCounts[ci];
+      opts.forEach((o, k) => {
+        if (!Number.isInteger(o) || o < 0 || o >= n) throw new RangeError(`path: cell ${ci} has no option ${o} (it has ${n})`);
+        // A repeated option would run twice on tier 1 (outputs summed, MACs counted twice) but once on tiers 2
+        // and 3, whose path codes are bitmasks: refused rather than giving two answers for one path.
+        if (opts.indexOf(o) !== k) throw new RangeError(`path: cell ${ci} repeats option ${o}`);
+      });
+    });
+    return cells;
   }
 
   /**

@@ -35,6 +35,13 @@ export const DEFAULT_PATH_CACHE_OPTIONS: Readonly<PathCacheOptions> = Object.fre
   agingPeriod: 1024,
 });
 
+/** Throws RangeError naming the option (`${prefix}.maxEntries`, ...) for a value outside its domain (see PathCacheOptions). */
+export function checkPathCacheOptions(options: Partial<PathCacheOptions>, prefix = 'options'): void {
+  const o = { ...DEFAULT_PATH_CACHE_OPTIONS, ...options };
+  for (const k of ['maxEntries', 'compileAfter', 'maxTracked', 'agingPeriod'] as const)
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`${prefix}.${k}: must be a positive integer, got ${o[k]}`);
+}
+
 export interface PathCacheStats {
   hits: number;
   misses: number;
@@ -76,10 +83,8 @@ export class PathCache<S extends Releasable> {
 
   constructor(private readonly build: (code: string) => Promise<S>, options: Partial<PathCacheOptions> = {}) {
     if (typeof build !== 'function') throw new TypeError('build: expected a function (code) => Promise<session>');
-    const o = { ...DEFAULT_PATH_CACHE_OPTIONS, ...options };
-    for (const k of ['maxEntries', 'compileAfter', 'maxTracked', 'agingPeriod'] as const)
-      if (!Number.isInteger(o[k]) || o[k] < 1) throw new RangeError(`options.${k}: must be a positive integer, got ${o[k]}`);
-    this.options = Object.freeze(o);
+    checkPathCacheOptions(options);
+    this.options = Object.freeze({ ...DEFAULT_PATH_CACHE_OPTIONS, ...options });
   }
 
   /** The compiled session of `code`, or undefined (a miss, which may schedule a background compile). */
@@ -100,14 +105,19 @@ export class PathCache<S extends Releasable> {
   /**
    * Runs `fn` on the compiled session of `code` and returns its result, or returns
    * undefined on a miss (the caller runs tier 1). With `compile` true a miss compiles
-   * now and waits (throws if that fails). The session cannot be released while `fn` runs.
+   * now and waits (throws if that fails); a path whose compile already failed is not
+   * compiled again, it returns undefined. The session cannot be released while `fn` runs.
    */
   async use<T>(code: string, fn: (session: S) => Promise<T>, compile = false): Promise<T | undefined> {
     if (!this.entries.has(code) && !compile) {
       this.get(code);
       return undefined;
     }
-    if (!this.get(code)) await this.compile(code, true);
+    if (!this.get(code)) {
+      // Recompiling would fail again, after the full compile time, on every request for the path.
+      if (this.failed.has(code)) return undefined;
+      await this.compile(code, true);
+    }
     const e = this.entries.get(code);
     if (!e) throw new Error(`path ${code}: compiled but evicted before use (maxEntries ${this.options.maxEntries})`);
     e.pins++;

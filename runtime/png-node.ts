@@ -4,6 +4,7 @@
 // microseconds. Anything outside that subset (palette, 16-bit, interlaced, an ICC
 // profile, gamma, transparency key, EXIF orientation, ...) returns 'unsupported'
 // and the caller decodes with sharp, so output never depends on which decoder ran.
+import { constants as bufferConstants } from 'node:buffer';
 import { crc32, inflateSync } from 'node:zlib';
 import type { PixelImage } from './preprocess.js';
 
@@ -41,7 +42,8 @@ export function readPngHeader(b: Uint8Array): PngHeader {
  * Decodes `b` when it is in the supported subset; returns 'unsupported' when it is a
  * valid-looking PNG this decoder leaves to sharp; throws Error (message says what is
  * wrong) when the file is corrupt: bad CRC, truncated chunk, bad zlib stream, bad
- * filter byte, too little or too much pixel data.
+ * filter byte, too little or too much pixel data; RangeError when the declared size is
+ * more than one buffer can hold. No pixel limit here: decodeImage checks its own first.
  */
 export function decodePng(b: Uint8Array): PixelImage | 'unsupported' {
   const h = readPngHeader(b);
@@ -66,6 +68,9 @@ export function decodePng(b: Uint8Array): PixelImage | 'unsupported' {
   if (idat.length === 0) throw new Error('PNG has no image data (IDAT)');
   const stride = h.width * channels;
   const expected = (stride + 1) * h.height;
+  // zlib refuses a maxOutputLength above the largest buffer with its own RangeError, which would read as "corrupt".
+  if (expected + 1 > bufferConstants.MAX_LENGTH)
+    throw new RangeError(`PNG declares ${h.width}x${h.height} pixels: too large to decode (${expected} bytes of image data, a buffer holds at most ${bufferConstants.MAX_LENGTH})`);
   let raw: Buffer;
   try {
     // maxOutputLength stops a zlib bomb: we never inflate more than the header declares.

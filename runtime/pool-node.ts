@@ -6,10 +6,11 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { loadManifest } from './manifest-node.js';
 import type { Manifest } from './manifest-types.js';
-import { DEFAULT_OPTIONS, type ClassifyResult, type ModelOptions } from './model-types.js';
+import { checkModelOptions, DEFAULT_OPTIONS, type ClassifyResult, type ModelOptions } from './model-types.js';
 import { PathBook, toResults } from './results.js';
+import { RoutedTier } from './routed-tier.js';
 import { Scheduler, type QueueTimings, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-node.js';
+import type { CacheCounts, FromWorker, ToWorker, WorkerInit } from './worker-node.js';
 import { spawnWorker } from './worker-spawn-node.js';
 
 /**
@@ -63,8 +64,11 @@ export interface WorkerStats {
 export interface PoolStats extends SchedulerStats {
   workers: WorkerStats[];
   crashes: number;
-  /** Compiled-path cache counters summed over the workers (as last reported with a result); null: no cache. */
-  cache: { hits: number; misses: number } | null;
+  /**
+   * Compiled-path cache counters summed over the workers (as last reported with a result), crashed and
+   * replaced workers included; null: no cache.
+   */
+  cache: CacheCounts | null;
 }
 
 interface Call {
@@ -80,9 +84,17 @@ interface Slot {
   batches: number;
   restarts: number;
   lastError?: string;
+  /** Set by stop(): the exit that follows is close()'s doing, not a crash. */
+  stopping?: boolean;
   /** The worker's cumulative cache counters, as last reported (a replaced worker starts again from 0). */
-  cache: { hits: number; misses: number } | null;
+  cache: CacheCounts | null;
 }
+
+const addCounts = (a: CacheCounts | null, b: CacheCounts): CacheCounts => ({
+  hits: (a?.hits ?? 0) + b.hits,
+  misses: (a?.misses ?? 0) + b.misses,
+  compileErrors: (a?.compileErrors ?? 0) + b.compileErrors,
+});
 
 export class WorkerPool {
   /** Path records by code, for the results built from the workers' batch outputs. */
@@ -96,6 +108,10 @@ export class WorkerPool {
   private crashes = 0;
   private lastCrash = '';
   private closing = false;
+  /** close()'s one run, shared by every caller (the fatal path's and the owner's). */
+  private closed: Promise<void> | undefined;
+  /** Cache counters of dead workers, so that the pool's totals never go backwards when one is replaced. */
+  private retired: CacheCounts | null = null;
   private fatal: Error | undefined;
   private readyCb!: { resolve(): void; reject(e: Error): void };
 
@@ -136,19 +152,24 @@ export class WorkerPool {
       ...this.scheduler.stats(),
       crashes: this.crashes,
       workers: this.slots.map((s) => ({ index: s.index, state: s.state, inFlightBatches: s.calls.size, batches: s.batches, restarts: s.restarts })),
-      cache: this.slots.some((s) => s.cache)
-        ? this.slots.reduce((t, s) => ({ hits: t.hits + (s.cache?.hits ?? 0), misses: t.misses + (s.cache?.misses ?? 0) }), { hits: 0, misses: 0 })
-        : null,
+      cache: this.slots.reduce<CacheCounts | null>((t, s) => (s.cache ? addCounts(t, s.cache) : t), this.retired),
     };
   }
 
-  /** Stops accepting, lets admitted requests finish, then ends every worker. */
-  async close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = true;
-      await this.scheduler.close().catch(() => {});
-      this.failWaiting(new Error('pool is closed'));
-    }
+  /**
+   * Stops accepting, lets admitted requests finish, then ends every worker. Every call returns the same
+   * promise: a second run would skip the drain and stop the workers under the first one's requests.
+   */
+  close(): Promise<void> {
+    return (this.closed ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    await this.scheduler.close().catch(() => {});
+    this.failWaiting(new Error('pool is closed'));
+    // Workers still loading are terminated below; without this, ready would never settle (no-op once it has).
+    this.readyCb.reject(new Error('pool was closed before its workers had loaded'));
     await Promise.all(this.slots.map((s) => this.stop(s)));
   }
 
@@ -196,14 +217,22 @@ export class WorkerPool {
   private onExit(slot: Slot, code: number): void {
     const wasLoading = slot.state === 'loading';
     slot.state = 'dead';
-    if (this.closing && !slot.lastError) return;
+    if (slot.cache) this.retired = addCounts(this.retired, slot.cache);
+    slot.cache = null;
     const reason = slot.lastError ?? `exited with code ${code}`;
-    const err = new Error(`worker ${slot.index} crashed: ${reason}`);
+    const stopped = slot.stopping && !slot.lastError;
+    const err = new Error(stopped ? `worker ${slot.index} was stopped (pool closing)` : `worker ${slot.index} crashed: ${reason}`);
+    // Its requests fail, during close() too: one that waited forever would hold close() (which drains them) forever.
     for (const call of slot.calls.values()) call.reject(err);
     slot.calls.clear();
-    if (this.closing) return;
+    if (stopped) return;
     this.crashes++;
     this.lastCrash = err.message;
+    if (this.closing) {
+      // Not replaced while closing; batches waiting for a worker fail once none is left to take them.
+      if (this.slots.every((s) => s.state === 'dead')) this.failWaiting(new Error(`no live workers (last crash: ${err.message})`));
+      return;
+    }
     if (wasLoading && slot.restarts === 0) {
       // The bundle itself does not load: retrying would loop. The pool is unusable.
       this.fatal = new Error(`worker ${slot.index} failed to load ${this.dir}: ${reason}`);
@@ -253,6 +282,7 @@ export class WorkerPool {
 
   private async stop(slot: Slot): Promise<void> {
     if (slot.state === 'dead') return;
+    slot.stopping = true;
     if (slot.state === 'loading') {
       await slot.worker.terminate(); // nothing in flight; no need to wait for the load
       return;
@@ -280,6 +310,11 @@ export async function createPool(bundleDir: string, options: Partial<PoolOptions
   checkInt('workers', o.workers);
   checkInt('intraOpNumThreads', o.intraOpNumThreads);
   checkInt('batchesPerWorker', o.batchesPerWorker);
+  // The checks InstaModel.create makes before its first session, made here so that bad model options
+  // reject now, naming the option, instead of every worker failing to load.
+  const model: ModelOptions = { ...DEFAULT_OPTIONS, ...o.model, threads: o.intraOpNumThreads };
+  checkModelOptions(model);
   const manifest = await loadManifest(bundleDir);
+  RoutedTier.plan(manifest, model); // options.routed: the codes must fit this bundle
   return new WorkerPool(manifest, bundleDir, Object.freeze(o));
 }

@@ -27,7 +27,7 @@ export interface SchedulerOptions {
    * partial.
    */
   hasIdleExecutor: (() => boolean) | undefined;
-  /** Default per-request deadline from submit() to result; undefined = none. */
+  /** Default per-request deadline from submit() to result, > 0 and at most 2^31-1 ms (what a timer holds); undefined = none. */
   timeoutMs: number | undefined;
 }
 
@@ -97,6 +97,13 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`options.${name}: must be a positive integer, got ${v}`);
 }
 
+/** The longest delay setTimeout holds; node fires a longer one (or Infinity) after 1 ms, which would time out every request. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+function checkTimeout(name: string, v: number): void {
+  if (typeof v !== 'number' || !(v > 0 && v <= MAX_TIMEOUT_MS)) throw new RangeError(`${name}: must be > 0 and at most ${MAX_TIMEOUT_MS} ms, got ${v}`);
+}
+
 export class Scheduler<R> {
   readonly options: Readonly<SchedulerOptions>;
   private readonly itemLength: number;
@@ -119,7 +126,7 @@ export class Scheduler<R> {
     if (o.hasIdleExecutor !== undefined && typeof o.hasIdleExecutor !== 'function')
       throw new TypeError(`options.hasIdleExecutor: expected a function, got ${typeof o.hasIdleExecutor}`);
     if (!(o.maxQueueDelayMs >= 0)) throw new RangeError(`options.maxQueueDelayMs: must be >= 0, got ${o.maxQueueDelayMs}`);
-    if (o.timeoutMs !== undefined && !(o.timeoutMs > 0)) throw new RangeError(`options.timeoutMs: must be > 0, got ${o.timeoutMs}`);
+    if (o.timeoutMs !== undefined) checkTimeout('options.timeoutMs', o.timeoutMs);
     if (!itemDims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`itemDims: must be positive integers, got ${JSON.stringify(itemDims)}`);
     this.options = Object.freeze(o);
     this.itemLength = itemDims.reduce((a, b) => a * b, 1);
@@ -134,7 +141,7 @@ export class Scheduler<R> {
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs;
     try {
       this.check(tensor);
-      if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new RangeError(`timeoutMs: must be > 0, got ${timeoutMs}`);
+      if (timeoutMs !== undefined) checkTimeout('timeoutMs', timeoutMs);
     } catch (err) {
       return Promise.reject(err); // always a rejection, never a synchronous throw, like every other failure here
     }

@@ -7,6 +7,13 @@ import { loadModel } from './model-node.js';
 import type { ModelOptions } from './model.js';
 import { transferables, type BatchOutput } from './results.js';
 
+/** A worker's cumulative compiled-path cache counters (runtime/path-cache.ts), sent with each result. */
+export interface CacheCounts {
+  hits: number;
+  misses: number;
+  compileErrors: number;
+}
+
 export interface WorkerInit {
   dir: string;
   model: Partial<ModelOptions>;
@@ -25,7 +32,7 @@ export type FromWorker =
    * result objects (runtime/results.ts). cache: this worker's cumulative compiled-path cache counters (null
    * with tier 'modules').
    */
-  | { type: 'result'; id: number; out: BatchOutput; cache: { hits: number; misses: number } | null }
+  | { type: 'result'; id: number; out: BatchOutput; cache: CacheCounts | null }
   | { type: 'error'; id: number; message: string };
 
 async function main(port: MessagePort, init: WorkerInit): Promise<void> {
@@ -41,7 +48,7 @@ async function main(port: MessagePort, init: WorkerInit): Promise<void> {
       model.classifyBatch(msg.data, msg.dims).then(
         (out) => {
           const c = model.cacheStats();
-          const cache = c ? { hits: c.hits, misses: c.misses } : null;
+          const cache: CacheCounts | null = c ? { hits: c.hits, misses: c.misses, compileErrors: c.compileErrors } : null;
           port.postMessage({ type: 'result', id: msg.id, out, cache } satisfies FromWorker, transferables(out));
         },
         // Bad input or an ORT failure fails this batch only; the worker stays up.

@@ -89,7 +89,7 @@ export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits:
   if (w > MAX_SIDE || h > MAX_SIDE) throw new HttpError(413, `image is ${w}x${h}: each side must be at most ${MAX_SIDE} pixels`);
   let pixels;
   try {
-    pixels = await decodeImage(bytes);
+    pixels = await decodeImage(bytes, { maxPixels: limits.maxPixels });
   } catch (err) {
     throw badRequest((err as Error).message);
   }

@@ -99,6 +99,21 @@ describe('InstaModel routing (synthetic bundle)', () => {
     await expect(model.classify(x.slice(0, 16), [1, 1, 4, 4], { path: [[], [], []] })).rejects.toThrow(/^path: cell 1 changes shape/);
   });
 
+  it('refuses a forced path that is neither a code nor cells, or that repeats an option', async () => {
+    const x = makeBatch(1);
+    for (const bad of [5, null, {}, [[0], 3], [[0], [0], ['1']]]) {
+      const p = model.classify(x, [1, 1, 4, 4], { path: bad as never });
+      await expect(p).rejects.toThrow(TypeError);
+      await expect(p).rejects.toThrow(/^path: expected a path code \(string\) or an array of option indices per cell/);
+    }
+    // Codes are bitmasks, so a compiled path would run option 0 once; tier 1 would run it twice and sum.
+    const twice = model.classify(x, [1, 1, 4, 4], { path: [[0, 2, 0], [0], [1]] });
+    await expect(twice).rejects.toThrow(RangeError);
+    await expect(twice).rejects.toThrow(/^path: cell 0 repeats option 0$/);
+    await expect(model.classify(x, [1, 1, 4, 4], { path: [[0], [0]] })).rejects.toThrow(/^path: expected 3 cells, got 2$/);
+    await expect(model.classify(x, [1, 1, 4, 4], { path: [[0], [2], [1]] })).rejects.toThrow(/^path: cell 1 has no option 2 \(it has 2\)$/);
+  });
+
   it('static bundles run the default options', async () => {
     const x = makeBatch(4);
     const results = await staticModel.classify(x, [4, 1, 4, 4]);

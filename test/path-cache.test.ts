@@ -154,7 +154,18 @@ describe('PathCache', () => {
     expect(calls).toBe(1);
     expect(cache.stats()).toMatchObject({ compileErrors: 1, compiles: 0, misses: 3 });
     expect(cache.lastError?.message).toBe('broken');
-    await expect(cache.use('a', async () => 1, true)).rejects.toThrow('broken');
+    // Compile-and-wait (tier 'compiled') does not retry it either: the caller runs tier 1.
+    expect(await cache.use('a', async () => 1, true)).toBeUndefined();
+    expect(calls).toBe(1);
+  });
+
+  it("compile-and-wait (tier 'compiled') compiles a failing path once; later requests fall back at once", async () => {
+    let calls = 0;
+    const cache = new PathCache<Item>(async () => (calls++, Promise.reject(new Error('broken'))));
+    await expect(cache.use('a', async () => 1, true)).rejects.toThrow('broken'); // the request that compiled learns why
+    for (let i = 0; i < 3; i++) expect(await cache.use('a', async () => 1, true)).toBeUndefined();
+    expect(calls).toBe(1);
+    expect(cache.stats()).toMatchObject({ compileErrors: 1, compiles: 0, misses: 4 });
   });
 
   it('rejects bad options, naming them', () => {

@@ -111,6 +111,35 @@ describe('PNG fast path', () => {
     expect(() => decodePng(garbage)).toThrow(/image data is corrupt/);
   });
 
+  it('refuses a PNG over the pixel limit from its header, before inflating anything', async () => {
+    // A tiny file declaring 20000x20000 RGBA: 1.6 GB once inflated. Its IDAT is not even zlib, so an
+    // error naming the size proves the header was checked first.
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(20000, 0);
+    ihdr.writeUInt32BE(20000, 4);
+    ihdr[8] = 8;
+    ihdr[9] = 6;
+    const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const huge = Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', Buffer.from('not zlib')), chunk('IEND', new Uint8Array(0))]);
+    const big = decodeImage(huge);
+    await expect(big).rejects.toThrow(RangeError);
+    await expect(big).rejects.toThrow(/^cannot decode image <\d+ bytes>: image is 20000x20000 = 400000000 pixels, more than the limit of 268402689$/);
+    const small = encodePng(randomPixels(10 * 10, 3), 10, 10, 1, [0]);
+    await expect(decodeImage(small, { maxPixels: 99 })).rejects.toThrow(/image is 10x10 = 100 pixels, more than the limit of 99/);
+    expect((await decodeImage(small, { maxPixels: 100 })).width).toBe(10);
+    // sharp's formats get the same check.
+    const jpeg = await sharp(randomPixels(10 * 10 * 3, 4), { raw: { width: 10, height: 10, channels: 3 } }).jpeg().toBuffer();
+    await expect(decodeImage(jpeg, { maxPixels: 99 })).rejects.toThrow(RangeError);
+    await expect(decodeImage(jpeg, { maxPixels: 99 })).rejects.toThrow(/image is 10x10 = 100 pixels, more than the limit of 99/);
+    await expect(decodeImage(small, { maxPixels: 0 })).rejects.toThrow(/^options\.maxPixels: /);
+    // Without a limit (decodePng alone), a size no buffer can hold is "too large", not "corrupt".
+    ihdr.writeUInt32BE(0xffffffff, 0);
+    ihdr.writeUInt32BE(0xffffffff, 4);
+    const absurd = Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', Buffer.from('not zlib')), chunk('IEND', new Uint8Array(0))]);
+    expect(() => decodePng(absurd)).toThrow(RangeError);
+    expect(() => decodePng(absurd)).toThrow(/^PNG declares 4294967295x4294967295 pixels: too large to decode/);
+  });
+
   it('reads the declared size from the header alone', () => {
     const png = encodePng(randomPixels(5 * 3, 1), 5, 3, 1, [0]);
     expect(readPngHeader(png)).toMatchObject({ width: 5, height: 3, bitDepth: 8, colourType: 0, interlace: 0 });

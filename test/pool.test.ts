@@ -25,6 +25,12 @@ afterAll(async () => {
 
 const input = (i: number): Float32Array => Float32Array.from({ length: len }, (_, k) => Math.cos(k * 0.11 + i) * (0.3 + (i % 7) / 4));
 const settle = <T>(ps: Promise<T>[]) => Promise.allSettled(ps);
+/** Rejects when `p` has not settled after `ms`: a regression in these tests is a hang, which must fail, not stall the run. */
+function within<T>(p: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 // Worker start-up (ORT load per thread) dominates; on an oversubscribed CI box it can exceed the 30 s default.
 const SLOW = { timeout: 120_000 };
@@ -128,8 +134,65 @@ describe('WorkerPool limits and failures', SLOW, () => {
     await expect(pool.classify(input(0))).rejects.toThrow(/failed to load|closed/);
     await pool.close();
     await expect(createPool(FIXTURE, { workers: 0 })).rejects.toThrow(/options.workers/);
+    // Model options are checked here as InstaModel checks them, before any worker starts.
+    await expect(createPool(FIXTURE, { workers: 1, model: { topk: 0 } })).rejects.toThrow(/^options\.topk: must be a positive integer/);
+    await expect(createPool(FIXTURE, { workers: 1, model: { tier: 'fast' as never } })).rejects.toThrow(RangeError);
+    await expect(createPool(FIXTURE, { workers: 1, model: { cache: { maxEntries: 0 } } })).rejects.toThrow(/^options\.cache\.maxEntries: /);
+    await expect(createPool(FIXTURE, { workers: 1, model: { routed: ['zz', 'yy'] } })).rejects.toThrow(/^options\.routed: /);
     await expect(createPool(path.join(tmp, 'missing'))).rejects.toThrow(/bundle directory not found/);
     copyFileSync(path.join(FIXTURE, 'manifest.json'), path.join(tmp, 'manifest.json')); // a manifest whose files are missing
     await expect(createPool(tmp)).rejects.toThrow(/\.onnx/);
+  });
+
+  it('settles every request, close() and ready when the only worker dies during close()', async () => {
+    const pool = await createPool(FIXTURE, { workers: 1, maxBatchSize: 2 });
+    await pool.ready;
+    pool.crashWorkerForTest(0, 'exit');
+    // Two batches go to the worker (it dies on the first), three requests stay queued; close() drains them.
+    const calls = Array.from({ length: 6 }, (_, i) => pool.classify(input(i)));
+    const out = await within(settle([...calls, pool.close()]));
+    expect(out.pop()!.status).toBe('fulfilled');
+    for (const r of out) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason.message).toMatch(/^(worker 0 crashed: exited with code 7|no live workers \(last crash: worker 0 crashed: exited with code 7\))$/);
+    }
+    expect(pool.stats().crashes).toBe(1);
+
+    // Closed while its worker still loads: ready rejects instead of staying pending.
+    const early = await createPool(FIXTURE, { workers: 1 });
+    await within(early.close());
+    await expect(within(early.ready)).rejects.toThrow(/closed before/);
+  });
+
+  it('close() called twice at once lets every queued request finish, and both calls resolve', async () => {
+    const pool = await createPool(FIXTURE, { workers: 1, maxBatchSize: 2 });
+    await pool.ready;
+    const calls = Array.from({ length: 8 }, (_, i) => pool.classify(input(i)));
+    const closes = [pool.close(), pool.close()];
+    const out = await within(settle(calls));
+    expect(out.map((r) => r.status)).toEqual(Array(8).fill('fulfilled'));
+    await within(Promise.all(closes));
+    await expect(pool.classify(input(0))).rejects.toThrow(/closed/);
+  });
+
+  it("keeps a crashed worker's compiled-path cache counts in the pool's stats", async () => {
+    const pool = await createPool(FIXTURE, { workers: 1 });
+    try {
+      await pool.ready;
+      // One at a time: each request is one cache lookup (a hit or a miss).
+      for (let i = 0; i < 10; i++) await pool.classify(input(i));
+      const before = pool.stats().cache!;
+      expect(before.hits + before.misses).toBe(10);
+      expect(before.compileErrors).toBe(0);
+      pool.crashWorkerForTest(0, 'exit');
+      await settle([pool.classify(input(0))]);
+      await pool.classify(input(1)); // served by the replacement, whose own counts start at 0
+      const after = pool.stats().cache!;
+      expect(after.hits).toBeGreaterThanOrEqual(before.hits);
+      expect(after.misses).toBeGreaterThanOrEqual(before.misses);
+      expect(after.hits + after.misses).toBe(11);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -133,6 +133,21 @@ describe('Scheduler', () => {
     expect(s.stats().submitted).toBe(0);
   });
 
+  it('refuses a timeoutMs that a timer cannot hold (node would fire it after 1 ms)', async () => {
+    for (const bad of [2 ** 31, Infinity, 0, NaN]) {
+      expect(() => new Scheduler(direct, item, { timeoutMs: bad })).toThrow(RangeError);
+      expect(() => new Scheduler(direct, item, { timeoutMs: bad })).toThrow(/^options\.timeoutMs: must be > 0 and at most 2147483647 ms/);
+    }
+    const s = new Scheduler(direct, item);
+    await expect(s.submit(input(0), { timeoutMs: 2 ** 31 })).rejects.toThrow(/^timeoutMs: must be > 0 and at most 2147483647 ms, got 2147483648$/);
+    await expect(s.submit(input(0), { timeoutMs: Infinity })).rejects.toThrow(RangeError);
+    // The largest timer node holds is a real deadline, not an immediate timeout; undefined still means none.
+    const far = new Scheduler(direct, item, { timeoutMs: 2 ** 31 - 1 });
+    expect((await far.submit(input(0))).label).toEqual(expect.any(String));
+    expect((await s.submit(input(1))).label).toEqual(expect.any(String));
+    expect(far.stats().timedOut + s.stats().timedOut).toBe(0);
+  });
+
   it('times out a request, fails a whole batch on executor error, and drains on close', async () => {
     const g = gate();
     const slow = new Scheduler<ClassifyResult>(async (b, d) => (await g.wait, direct(b, d)), item, { maxQueueDelayMs: 0 });
