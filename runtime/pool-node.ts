@@ -137,7 +137,11 @@ export class WorkerPool {
     for (let i = 0; i < options.workers; i++) this.slots.push(this.spawn(i, 0));
   }
 
-  /** Classifies one preprocessed input [C,H,W] (flat); the scheduler batches concurrent calls. */
+  /**
+   * Classifies one preprocessed input [C,H,W] (flat); the scheduler batches concurrent calls. The tensor is checked
+   * now and copied into its batch when the batch goes out: it must not change until the promise settles (a value
+   * made NaN meanwhile would fail the whole batch).
+   */
   classify(tensor: Float32Array, opts: { timeoutMs?: number } = {}): Promise<PoolResult> {
     return this.scheduler.submit(tensor, opts) as Promise<PoolResult>;
   }

@@ -125,7 +125,9 @@ export class Scheduler<R> {
     positiveInt('concurrency', o.concurrency);
     if (o.hasIdleExecutor !== undefined && typeof o.hasIdleExecutor !== 'function')
       throw new TypeError(`options.hasIdleExecutor: expected a function, got ${typeof o.hasIdleExecutor}`);
-    if (!(o.maxQueueDelayMs >= 0)) throw new RangeError(`options.maxQueueDelayMs: must be >= 0, got ${o.maxQueueDelayMs}`);
+    // A timer holds at most 2^31-1 ms (node fires a longer one after 1 ms, which would silently mean "no delay").
+    if (!(o.maxQueueDelayMs >= 0 && o.maxQueueDelayMs <= MAX_TIMEOUT_MS))
+      throw new RangeError(`options.maxQueueDelayMs: must be >= 0 and at most ${MAX_TIMEOUT_MS} ms, got ${o.maxQueueDelayMs}`);
     if (o.timeoutMs !== undefined) checkTimeout('options.timeoutMs', o.timeoutMs);
     if (!itemDims.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`itemDims: must be positive integers, got ${JSON.stringify(itemDims)}`);
     this.options = Object.freeze(o);

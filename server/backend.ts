@@ -16,6 +16,8 @@ export interface BackendStats {
   /** Cumulative compiled-path cache counters, when the back end has such a cache. */
   cacheHits?: number;
   cacheMisses?: number;
+  /** Cumulative compiles of a path that failed (the path then runs module by module). */
+  compileErrors?: number;
   /** Requests run on the server's own thread because the pool was idle (createClassifier's inlineMaxMs). */
   inline?: number;
   /**
@@ -97,6 +99,7 @@ export async function adapt(runner: Runner): Promise<Classifier> {
         inFlight: num(s, 'inFlight', 'running') ?? 0,
         cacheHits: num(cache, 'cacheHits', 'hits'),
         cacheMisses: num(cache, 'cacheMisses', 'misses'),
+        compileErrors: num(cache, 'compileErrors'),
         inline: num(s, 'inline'),
         ...executionCounts(s),
       };
@@ -191,8 +194,15 @@ function idleInlineRunner(pool: WorkerPool, model: InstaModel, serverIdle: () =>
       const s = pool.stats();
       const c = model.cacheStats();
       // Both copies of the model count: the pool's workers and the one on this thread.
-      const own = { hits: (c?.hits ?? 0) - (base?.hits ?? 0), misses: (c?.misses ?? 0) - (base?.misses ?? 0) };
-      const cache = s.cache || c ? { hits: (s.cache?.hits ?? 0) + own.hits, misses: (s.cache?.misses ?? 0) + own.misses } : {};
+      const own = {
+        hits: (c?.hits ?? 0) - (base?.hits ?? 0),
+        misses: (c?.misses ?? 0) - (base?.misses ?? 0),
+        compileErrors: (c?.compileErrors ?? 0) - (base?.compileErrors ?? 0),
+      };
+      const cache =
+        s.cache || c
+          ? { hits: (s.cache?.hits ?? 0) + own.hits, misses: (s.cache?.misses ?? 0) + own.misses, compileErrors: (s.cache?.compileErrors ?? 0) + own.compileErrors }
+          : {};
       return { ...s, inFlight: s.inFlight + (running ? 1 : 0), inline, cache };
     },
     async close() {

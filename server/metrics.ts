@@ -123,7 +123,7 @@ export class Metrics {
     });
     // Back ends report cumulative totals (cache hits and misses, executions and their inputs); each scrape adds what
     // is new since the last one. Keyed by back end, so a reloaded model's fresh back end counts from 0.
-    const fromTotals = (name: string, help: string, kind: 'cacheHits' | 'cacheMisses' | 'executions' | 'executedInputs') => {
+    const fromTotals = (name: string, help: string, kind: 'cacheHits' | 'cacheMisses' | 'compileErrors' | 'executions' | 'executedInputs') => {
       const seen = new WeakMap<object, number>();
       return new client.Counter({
         name,
@@ -143,6 +143,7 @@ export class Metrics {
     };
     fromTotals('instanas_path_cache_hits_total', 'Compiled-path cache hits reported by the back end.', 'cacheHits');
     fromTotals('instanas_path_cache_misses_total', 'Compiled-path cache misses reported by the back end.', 'cacheMisses');
+    fromTotals('instanas_path_compile_errors_total', 'Path compiles that failed (those paths run module by module).', 'compileErrors');
     // rate(inputs) / rate(executions) is the mean batch size the scheduler forms under the current load.
     fromTotals('instanas_model_executions_total', 'Model executions (batches; batch-1 runs on the server thread included).', 'executions');
     fromTotals('instanas_model_execution_inputs_total', 'Inputs run by those executions (divided by executions: the mean batch size).', 'executedInputs');

@@ -146,6 +146,9 @@ describe('Scheduler', () => {
     expect((await far.submit(input(0))).label).toEqual(expect.any(String));
     expect((await s.submit(input(1))).label).toEqual(expect.any(String));
     expect(far.stats().timedOut + s.stats().timedOut).toBe(0);
+    // The same holds for the queue delay (a longer one would silently mean no delay at all).
+    for (const bad of [2 ** 31, Infinity, -1, NaN])
+      expect(() => new Scheduler(direct, item, { maxQueueDelayMs: bad })).toThrow(/^options\.maxQueueDelayMs: must be >= 0 and at most 2147483647 ms/);
   });
 
   it('times out a request, fails a whole batch on executor error, and drains on close', async () => {

@@ -1,7 +1,7 @@
 // Bounded path-code cardinality of instanas_inferences_total (PathLabeler).
 import { describe, expect, it } from 'vitest';
 import { ExecutionBatchHistogram } from '../server/batch-histogram.js';
-import { PathLabeler } from '../server/metrics.js';
+import { Metrics, PathLabeler } from '../server/metrics.js';
 import type { ModelEntry } from '../server/registry.js';
 
 /** Feeds codes 'c0'..'c<n-1>', code i occurring i+1 times, interleaved; returns label -> count. */
@@ -84,5 +84,16 @@ describe('instanas_execution_batch_size (ExecutionBatchHistogram)', () => {
     // Registry.resetMetrics(): totals start over from the back ends' current counts.
     h.reset();
     expect(h.get().values).toEqual([]);
+  });
+});
+
+describe('Metrics: back-end totals', () => {
+  it('exports compile errors reported by a back end, adding what is new at each scrape', async () => {
+    const st = { compileErrors: 2 };
+    const entry = { name: 'm', classifier: { stats: () => ({ queueDepth: 0, inFlight: 0, ...st }) } } as unknown as ModelEntry;
+    const m = new Metrics(() => [entry]);
+    expect(await m.registry.metrics()).toMatch(/^instanas_path_compile_errors_total\{model="m"\} 2$/m);
+    st.compileErrors = 3;
+    expect(await m.registry.metrics()).toMatch(/^instanas_path_compile_errors_total\{model="m"\} 3$/m);
   });
 });
