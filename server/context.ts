@@ -129,8 +129,10 @@ export function admit(deps: AppDeps, res: ServerResponse): void {
   });
 }
 
-/** Inference started for a response (holdWork), settled or not. */
-const work = new WeakMap<ServerResponse, Promise<unknown>>();
+// Inference started for a response (holdWork), settled or not: a field on the response, not a WeakMap (one
+// WeakMap entry per request is work for every garbage collection).
+const WORK = Symbol('work');
+type WithWork = ServerResponse & { [WORK]?: Promise<unknown> };
 
 /**
  * Registers inference work done for `res`: its admission slot and model lease stay taken until the work settles,
@@ -141,12 +143,8 @@ const work = new WeakMap<ServerResponse, Promise<unknown>>();
 export function holdWork<T>(res: ServerResponse, start: () => Promise<T>): Promise<T> {
   if (res.destroyed) throw new HttpError(499, 'client closed the connection before inference', {}, 'client_closed');
   const p = start();
-  const settled = p.then(
-    () => undefined,
-    () => undefined,
-  );
-  const prev = work.get(res);
-  work.set(res, prev ? Promise.all([prev, settled]) : settled);
+  const r = res as WithWork;
+  r[WORK] = r[WORK] ? Promise.allSettled([r[WORK], p]) : p;
   return p;
 }
 
@@ -160,8 +158,9 @@ function onEnd(res: ServerResponse, fn: () => void): void {
   };
   res.on('finish', once);
   res.on('close', () => {
-    const w = work.get(res);
-    if (w) void w.then(once);
+    if (done) return; // 'close' follows every 'finish'
+    const w = (res as WithWork)[WORK];
+    if (w) w.then(once, once);
     else once();
   });
 }
