@@ -1,5 +1,5 @@
-// Starts runtime/worker-node as a worker thread both from the compiled package
-// (dist/runtime/worker-node.js next to this module) and from TypeScript source
+// Starts runtime/worker-node (or another worker script of this folder) as a worker thread both from the compiled
+// package (dist/runtime/worker-node.js next to this module) and from TypeScript source
 // (vitest, vite-node), where no .js file exists and plain node cannot run .ts:
 // there the worker first registers a tiny module hook that transpiles .ts with
 // esbuild (a dev dependency, only needed in that mode).
@@ -30,17 +30,18 @@ export async function load(url, context, next) {
   return { format: 'module', source: code, shortCircuit: true };
 }`;
 
-/** How the worker script will be started: the compiled .js, or the .ts source through the hook. */
-export function workerEntry(): { url: URL; mode: 'js' | 'ts' } {
-  const js = new URL('./worker-node.js', import.meta.url);
+/** How a worker script of this folder (`script`, no extension) will be started: the compiled .js, or the .ts source through the hook. */
+export function workerEntry(script = 'worker-node'): { url: URL; mode: 'js' | 'ts' } {
+  const js = new URL(`./${script}.js`, import.meta.url);
   if (existsSync(fileURLToPath(js))) return { url: js, mode: 'js' };
-  const ts = new URL('./worker-node.ts', import.meta.url);
+  const ts = new URL(`./${script}.ts`, import.meta.url);
   if (existsSync(fileURLToPath(ts))) return { url: ts, mode: 'ts' };
-  throw new Error(`worker script not found next to ${fileURLToPath(import.meta.url)} (worker-node.js or .ts)`);
+  throw new Error(`worker script not found next to ${fileURLToPath(import.meta.url)} (${script}.js or .ts)`);
 }
 
-export function spawnWorker(workerData: unknown, options: Omit<WorkerOptions, 'workerData' | 'eval'> = {}): Worker {
-  const { url, mode } = workerEntry();
+/** Starts `script` (default the pool's worker-node) as a worker thread with `workerData`. */
+export function spawnWorker(workerData: unknown, options: Omit<WorkerOptions, 'workerData' | 'eval'> = {}, script = 'worker-node'): Worker {
+  const { url, mode } = workerEntry(script);
   if (mode === 'js') return new Worker(url, { ...options, workerData });
   const from = fileURLToPath(import.meta.url);
   createRequire(from).resolve('esbuild'); // fail here, in the caller's thread, with a clear message

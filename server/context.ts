@@ -8,6 +8,7 @@ import { HttpError, notFound } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { ServerOptions } from './options.js';
 import type { Lease, ModelRegistry } from './registry.js';
+import type { Decoder } from './upload.js';
 
 export interface AppDeps {
   registry: ModelRegistry;
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** open: responses begun and not ended (beginRequest), so a drain can end their keep-alive connections. */
   state: { draining: boolean; loading: boolean; pending: Set<string>; inFlight?: number; open?: Set<ServerResponse> };
   version: string;
+  /** Decodes large images on another thread (server/upload.ts); absent: every image is decoded inline. */
+  decoder?: Decoder;
 }
 
 const ID_RE = /^[\w.:-]{1,128}$/;

@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { destination, pino, type Logger } from 'pino';
+import { DecodePool } from '../runtime/decode-pool-node.js';
 import { createClassifier, type ClassifierOptions } from './backend.js';
 import { createApp } from './app.js';
 import { withFastClassify } from './fast-classify.js';
@@ -58,7 +59,17 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const registry = new ModelRegistry(log, factory);
   const metrics = new Metrics(() => registry.names().map((n) => registry.get(n)!));
   registry.onSwap = (e, old) => metrics.setModelInfo(e, old);
-  const deps: AppDeps = { registry, metrics, log, options, defaultModel: o.defaultModel, state, version: o.version ?? 'unknown' };
+  const decodePool = new DecodePool(); // its thread starts with the first large image
+  const deps: AppDeps = {
+    registry,
+    metrics,
+    log,
+    options,
+    defaultModel: o.defaultModel,
+    state,
+    version: o.version ?? 'unknown',
+    decoder: (bytes, input, maxPixels) => decodePool.decode(bytes, input, maxPixels),
+  };
   const app = createApp(deps);
 
   // Plain image uploads to /v1/classify skip express's router (server/fast-classify.ts); the rest is the express app.
@@ -106,6 +117,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       try {
         await loaded.catch(() => undefined);
         await registry.close();
+        await decodePool.close();
         log.info('stopped');
       } finally {
         flushLogs();

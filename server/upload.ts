@@ -77,16 +77,37 @@ export interface DecodeLimits {
 export const MAX_SIDE = 16384;
 
 /**
- * Checks the image header (format, declared size) without decoding pixels, then
- * decodes and preprocesses into the bundle's input tensor.
+ * Images with more pixels than this are decoded and preprocessed on another thread (runtime/decode-pool-node.ts)
+ * when the caller passes a decoder: 256x256 costs a few ms on the server's thread, a 1024x1024 photo tens of ms,
+ * 4096x4096 over half a second (bench/results/20261201T0040Z-session11/experiments/big-image-cost.mjs), which every
+ * other request would wait out. Below it the thread hop would cost more than the decode.
  */
-export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits: DecodeLimits): Promise<Float32Array> {
+export const OFF_THREAD_PIXELS = 256 * 256;
+
+/** Decodes and preprocesses on another thread (DecodePool.decode). */
+export type Decoder = (bytes: Uint8Array, input: InputSpec, maxPixels: number) => Promise<Float32Array>;
+
+/**
+ * Checks the image header (format, declared size) without decoding pixels, then
+ * decodes and preprocesses into the bundle's input tensor (with `offThread`, on another thread for large images).
+ */
+export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits: DecodeLimits, offThread?: Decoder): Promise<Float32Array> {
   if (bytes.length === 0) throw badRequest('empty body: expected an image');
   const { width: w, height: h } = isPng(bytes) ? pngSize(bytes) : await headerSize(bytes);
   if (w < 1 || h < 1) throw badRequest(`image declares an invalid size ${w}x${h}`);
   if (w * h > limits.maxPixels)
     throw new HttpError(413, `image is ${w}x${h} = ${w * h} pixels, more than the limit of ${limits.maxPixels}`);
   if (w > MAX_SIDE || h > MAX_SIDE) throw new HttpError(413, `image is ${w}x${h}: each side must be at most ${MAX_SIDE} pixels`);
+  if (offThread && w * h > OFF_THREAD_PIXELS) {
+    try {
+      return await offThread(bytes, input, limits.maxPixels);
+    } catch (err) {
+      const msg = (err as Error).message;
+      // The decoder thread dying is the server's failure, not the image's.
+      if (msg.startsWith('image decoder thread exited') || msg === 'decode pool is closed') throw err;
+      throw badRequest(msg);
+    }
+  }
   let pixels;
   try {
     pixels = await decodeImage(bytes, { maxPixels: limits.maxPixels });

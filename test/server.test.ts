@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyImage } from '../runtime/classify-node.js';
 import { loadModel } from '../runtime/model-node.js';
@@ -83,6 +84,20 @@ describe('POST /v1/classify', () => {
     // A repeated query parameter is left to express, which refuses it.
     const twice = await fetch(`${s.url}/v1/classify?model=a&model=b`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: images.png });
     expect(twice.status).toBe(400);
+  });
+
+  it('classifies a large photo (decoded on the decoder thread) like the runtime does', async () => {
+    const px = Buffer.alloc(1200 * 900 * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 37 + (i >> 9)) & 255;
+    for (const fmt of ['png', 'jpeg'] as const) {
+      const bytes = await sharp(px, { raw: { width: 1200, height: 900, channels: 3 } })[fmt]().toBuffer();
+      const model = await loadModel(FIXTURE);
+      const want = await classifyImage(model, bytes);
+      await model.release();
+      const res = await fetch(`${s.url}/v1/classify?model=${MODEL_B}`, { method: 'POST', headers: { 'content-type': `image/${fmt}` }, body: bytes });
+      expect(res.status).toBe(200);
+      expectLikeDirect(await res.json(), want);
+    }
   });
 
   it('generates a request id when none (or an unsafe one) is sent', async () => {

@@ -20,7 +20,7 @@ export async function classifyBytes(deps: AppDeps, name: string, bytes: Uint8Arr
   const { options: o } = deps;
   const { entry } = leaseModel(deps, name, res);
   const t0 = performance.now();
-  const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels });
+  const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels }, deps.decoder);
   const decodeMs = performance.now() - t0;
   const result = await holdWork(res, () => entry.classifier.classify(tensor));
   const totalMs = performance.now() - t0;
