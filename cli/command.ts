@@ -39,10 +39,13 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { positionals: s
   }
 }
 
+/** A flag's number: NaN for an empty or blank value (Number('') is 0, which would pass for "0"). */
+export const flagNumber = (value: unknown): number => (typeof value === 'string' && value.trim() === '' ? NaN : Number(value));
+
 /** Parses a positive integer flag value or throws UsageError naming the flag. */
 export function positiveInt(value: unknown, flag: string, cmd: Command): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
+  const n = flagNumber(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${String(value)}'`, cmd);
   return n;
 }

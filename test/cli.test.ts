@@ -78,6 +78,9 @@ describe('cli main()', () => {
     [['serve', '--max-batch-size', '0'], /--max-batch-size must be an integer >= 1, got '0'/],
     [['serve', '--workers=-1'], /--workers must be an integer >= 0, got '-1'/],
     [['serve', '--max-in-flight', '0'], /--max-in-flight must be a positive integer, got '0'/],
+    [['serve', '--workers', ''], /--workers must be an integer >= 0, got ''/], // Number('') is 0: it ran in-process
+    [['serve', '--inline-max-ms', ' '], /--inline-max-ms must be a number >= 0, got ' '/],
+    [['profile', '--model', 'm', '--warmup', ''], /--warmup must be a non-negative integer, got ''/],
     [['serve', '--request-timeout-ms', 'soon'], /--request-timeout-ms must be a positive integer, got 'soon'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [[], /^usage: instanas/],

@@ -66,9 +66,12 @@ function copyBundle(m, srcDir, outDir) {
 
 /** A static bundle from an InstaNAS one: same modules, no controller, defaults everywhere. */
 function staticStandIn(m) {
-  const { controller: _controller, golden: _golden, ...rest } = m;
+  // hotPaths and the controller's latency entry belong to an InstaNAS bundle: the loader refuses them in a static one.
+  const { controller: _controller, golden: _golden, hotPaths: _hot, ...rest } = m;
+  const latency = m.latency && { ...m.latency, table: Object.fromEntries(Object.entries(m.latency.table ?? {}).filter(([k]) => k !== 'controller')) };
   return {
     ...rest,
+    ...(latency ? { latency } : {}),
     name: `${m.name}-static`.slice(0, 64),
     kind: 'static',
     description: `stand-in baseline: ${m.name} with every cell's default option and no controller`,
@@ -107,7 +110,7 @@ const noOrtInBundle = {
 export async function buildWeb(options = {}) {
   const o = { ...DEFAULT_BUILD_OPTIONS, ...options };
   const instanasDir = path.resolve(
-    o.instanas ?? (hasManifest(path.join(ROOT, 'models', 'fashion-mnist')) ? 'models/fashion-mnist' : 'test/fixtures/tiny'),
+    o.instanas ?? (hasManifest(path.join(ROOT, 'models', 'fashion-mnist')) ? path.join(ROOT, 'models/fashion-mnist') : path.join(ROOT, 'test/fixtures/tiny')),
   );
   const baselineDefault = path.join(ROOT, 'models', 'fashion-mnist-mobilenetv2');
   // baseline: a folder, undefined (the default bundle when present), or null (always the static stand-in).

@@ -13,7 +13,7 @@ import { loadManifest, loadSchema } from '../../runtime/manifest-node.js';
 import type { Manifest, Shape } from '../../runtime/manifest-types.js';
 import { decodeModel, encodeModel } from '../../runtime/onnx/proto.js';
 import { median, percentile } from '../../runtime/stats.js';
-import { positiveInt, UsageError, type Command } from '../command.js';
+import { flagNumber, positiveInt, UsageError, type Command } from '../command.js';
 import { fixed, formatTable, si } from '../table.js';
 
 export interface ProfileOptions {
@@ -231,7 +231,7 @@ export const profileCommand: Command = {
     const batch = positiveInt(values.batch, '--batch', this) ?? DEFAULT_PROFILE_OPTIONS.batch;
     let warmup = DEFAULT_PROFILE_OPTIONS.warmup;
     if (values.warmup !== undefined) {
-      warmup = Number(values.warmup);
+      warmup = flagNumber(values.warmup);
       if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got '${String(values.warmup)}'`, this);
     }
     const out = values.out as string | undefined;

@@ -1,7 +1,7 @@
 // instanas serve [--models <dir>] [--port N] [--host H] [--default-model NAME]
 import { readFileSync } from 'node:fs';
 import { startServer } from '../../server/main.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, flagNumber, type Command } from '../command.js';
 
 /** package.json's version; it sits two levels above cli/commands (source) or three (dist). */
 function packageVersion(): string {
@@ -18,7 +18,7 @@ function packageVersion(): string {
 
 function port(value: unknown, cmd: Command): number {
   const raw = value ?? process.env.PORT ?? '8080';
-  const n = Number(raw);
+  const n = flagNumber(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port (or PORT) must be an integer in 0..65535, got '${String(raw)}'`, cmd);
   return n;
 }
@@ -38,7 +38,7 @@ export function limits(values: Record<string, unknown>, cmd: Command): Partial<R
   for (const [flag, key] of Object.entries(LIMITS)) {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) continue;
-    const n = Number(raw);
+    const n = flagNumber(raw);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got '${raw}'`, cmd);
     out[key] = n;
   }
@@ -64,15 +64,15 @@ export const serve: Command = {
   async run({ positionals, values }, io) {
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, this);
     const workersRaw = values.workers as string | undefined;
-    const workers = workersRaw === undefined ? undefined : Number(workersRaw);
+    const workers = workersRaw === undefined ? undefined : flagNumber(workersRaw);
     if (workers !== undefined && (!Number.isInteger(workers) || workers < 0))
       throw new UsageError(`--workers must be an integer >= 0, got '${workersRaw}'`, this);
     const inlineRaw = values['inline-max-ms'] as string | undefined;
-    const inlineMaxMs = inlineRaw === undefined ? undefined : Number(inlineRaw);
+    const inlineMaxMs = inlineRaw === undefined ? undefined : flagNumber(inlineRaw);
     if (inlineMaxMs !== undefined && !(inlineMaxMs >= 0))
       throw new UsageError(`--inline-max-ms must be a number >= 0, got '${inlineRaw}'`, this);
     const batchRaw = values['max-batch-size'] as string | undefined;
-    const maxBatchSize = batchRaw === undefined ? undefined : Number(batchRaw);
+    const maxBatchSize = batchRaw === undefined ? undefined : flagNumber(batchRaw);
     if (maxBatchSize !== undefined && (!Number.isInteger(maxBatchSize) || maxBatchSize < 1))
       throw new UsageError(`--max-batch-size must be an integer >= 1, got '${batchRaw}'`, this);
     const s = await startServer({

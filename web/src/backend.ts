@@ -34,6 +34,7 @@ export async function chooseBackend(base: string, want: WebBackend | 'auto', num
       console.warn(`backend ${backend} unavailable: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  if (loaded.length === 0) throw new Error(`backend: ${candidates.join(', ')} could not start (see the console); try ?backend=wasm`);
   if (loaded.length === 1) return { ort, model: loaded[0].model, backend: loaded[0].backend, engineName: loaded[0].engine.name, available };
   const dims = [1, ...loaded[0].model.inputDims];
   const x = new Float32Array(dims.reduce((a, b) => a * b, 1));

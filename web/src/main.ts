@@ -15,6 +15,9 @@ import { classifyOnServer } from './server.js';
 import { installTestHook } from './test-hook.js';
 import { showBusy, showError, showMacs, showResult } from './view.js';
 
+/** What the server's /v1/classify decodes (server/upload.ts IMAGE_TYPES). */
+const SERVER_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
+
 const $ = <T extends HTMLElement>(id: string): T => {
   const e = document.getElementById(id);
   if (!e) throw new Error(`index.html: missing #${id}`);
@@ -99,7 +102,10 @@ async function start(): Promise<void> {
       if (swServer.checked) {
         showBusy(cards.server);
         try {
-          const s = await classifyOnServer(input.blob ?? (await pngOf(input.pixels)));
+          // The server takes PNG, JPEG and WebP; anything else the browser decoded (GIF, BMP, ...) goes as PNG. The
+          // InstaNAS bundle is named, so a server whose default model is another one still answers for this one.
+          const blob = input.blob && SERVER_TYPES.includes(input.blob.type) ? input.blob : await pngOf(input.pixels);
+          const s = await classifyOnServer(blob, `/v1/classify?model=${encodeURIComponent(insta.manifest.name)}`);
           point.server = s.roundTripMs;
           const top = s.topk[0] ?? { label: s.label, probability: NaN };
           showResult(cards.server, { label: s.label, probability: top.probability, topk: s.topk, ms: s.roundTripMs, macs: s.path.macs + (s.controllerMacs ?? 0), code: s.path.code, note: 'round trip' });
