@@ -10,6 +10,18 @@ import type { FromDecoder, ToDecoder } from './decode-worker-node.js';
 import type { InputSpec } from './manifest-types.js';
 import { spawnWorker } from './worker-spawn-node.js';
 
+/** The image itself could not be decoded (decodeImage's error, its message kept): the client's fault, not ours. */
+export class ImageDecodeError extends Error {
+  override name = 'ImageDecodeError';
+  constructor(
+    message: string,
+    /** The image declares more pixels than allowed (decodeImage's RangeError). */
+    readonly tooLarge: boolean,
+  ) {
+    super(message);
+  }
+}
+
 interface Call {
   resolve(t: Float32Array): void;
   reject(e: Error): void;
@@ -26,10 +38,18 @@ export class DecodePool {
   private closed = false;
   private lastError: string | undefined;
 
-  /** The model input tensor of `bytes` (as preprocess(decodeImage(bytes)) gives it); rejects as decodeImage does. */
+  /**
+   * The model input tensor of `bytes` (as preprocess(decodeImage(bytes)) gives it). Rejects with ImageDecodeError
+   * when decodeImage refuses the image (its message), with Error when anything else fails (preprocess, the thread).
+   */
   decode(bytes: Uint8Array, input: InputSpec, maxPixels: number): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new Error('decode pool is closed'));
-    const w = (this.worker ??= this.spawn());
+    let w: Worker;
+    try {
+      w = this.worker ??= this.spawn();
+    } catch (err) {
+      return Promise.reject(err as Error); // e.g. the worker script is missing: a failure of ours, as a rejection
+    }
     const id = this.nextId++;
     // Hand the bytes over without a copy when they own their buffer (a body of more than a few KiB does); a view
     // into a shared buffer (node's small-buffer pool) is copied.
@@ -62,7 +82,7 @@ export class DecodePool {
       if (!call) return;
       this.calls.delete(m.id);
       if ('tensor' in m) call.resolve(m.tensor);
-      else call.reject(m.range ? new RangeError(m.error) : new Error(m.error));
+      else call.reject(m.image ? new ImageDecodeError(m.error, m.range) : new Error(m.error));
     });
     w.on('error', (err: Error) => (this.lastError = err?.message ?? String(err)));
     w.on('exit', (code) => {

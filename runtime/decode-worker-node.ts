@@ -12,17 +12,19 @@ export interface ToDecoder {
   input: InputSpec;
   maxPixels: number;
 }
-export type FromDecoder = { id: number; tensor: Float32Array } | { id: number; error: string; range: boolean };
+/** image: the error is the image's (decodeImage refused it), else preprocess or the worker failed. */
+export type FromDecoder = { id: number; tensor: Float32Array } | { id: number; error: string; range: boolean; image: boolean };
 
 const port = parentPort;
 port?.on('message', (m: ToDecoder) => {
-  decodeImage(m.bytes, { maxPixels: m.maxPixels })
-    .then((img) => {
+  const fail = (err: unknown, image: boolean) =>
+    port.postMessage({ id: m.id, error: String((err as Error)?.message ?? err), range: err instanceof RangeError, image } satisfies FromDecoder);
+  decodeImage(m.bytes, { maxPixels: m.maxPixels }).then((img) => {
+    try {
       const tensor = preprocess(img, m.input);
       port.postMessage({ id: m.id, tensor } satisfies FromDecoder, [tensor.buffer as ArrayBuffer]);
-    })
-    .catch((err: unknown) => {
-      const e = err as Error;
-      port.postMessage({ id: m.id, error: String(e?.message ?? err), range: err instanceof RangeError } satisfies FromDecoder);
-    });
+    } catch (err) {
+      fail(err, false);
+    }
+  }, (err: unknown) => fail(err, true));
 });

@@ -34,6 +34,8 @@ export interface Classifier {
   readonly manifest: Manifest;
   /** True once every session is created and warmed up. */
   readonly ready: boolean;
+  /** True when the back end cannot recover (every worker of its pool dead): not ready, and not live. */
+  readonly failed?: boolean;
   /** Classifies ONE preprocessed input, flat [C,H,W] as in manifest.input. */
   classify(tensor: Float32Array): Promise<BackendResult>;
   stats(): BackendStats;
@@ -85,6 +87,9 @@ export async function adapt(runner: Runner): Promise<Classifier> {
     manifest: runner.manifest,
     get ready() {
       return !closed && !allWorkersDead(runner.stats?.());
+    },
+    get failed() {
+      return !closed && allWorkersDead(runner.stats?.());
     },
     async classify(tensor) {
       const r = await runner.classify(tensor);

@@ -146,12 +146,20 @@ type WithWork = ServerResponse & { [WORK]?: Promise<unknown> };
 export function holdWork<T>(res: ServerResponse, start: () => Promise<T>): Promise<T> {
   if (res.destroyed) throw new HttpError(499, 'client closed the connection before inference', {}, 'client_closed');
   const p = start();
-  const r = res as WithWork;
-  r[WORK] = r[WORK] ? Promise.allSettled([r[WORK], p]) : p;
+  holdWhile(res, p);
   return p;
 }
 
-/** Runs `fn` once: when `res` finishes, or when it closes and the work held for it (holdWork) has settled. */
+/** The slot and lease of `res` stay taken until `done` settles too (holdWork for work already started). */
+export function holdWhile(res: ServerResponse, done: Promise<unknown>): void {
+  const r = res as WithWork;
+  r[WORK] = r[WORK] ? Promise.allSettled([r[WORK], done]) : done;
+}
+
+/**
+ * Runs `fn` once, when `res` has ended (finished, or closed by the client) and the work held for it (holdWork,
+ * holdWhile) has settled: an answer can go out before all its work is done (a v2 batch failing on one input).
+ */
 function onEnd(res: ServerResponse, fn: () => void): void {
   let done = false;
   const once = () => {
@@ -159,13 +167,14 @@ function onEnd(res: ServerResponse, fn: () => void): void {
     done = true;
     fn();
   };
-  res.on('finish', once);
-  res.on('close', () => {
+  const ended = () => {
     if (done) return; // 'close' follows every 'finish'
     const w = (res as WithWork)[WORK];
     if (w) w.then(once, once);
     else once();
-  });
+  };
+  res.on('finish', ended);
+  res.on('close', ended);
 }
 
 /** The model a request names, or the default; 404 for names that are not loaded. */

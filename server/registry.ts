@@ -72,19 +72,19 @@ export class ModelRegistry {
   reload(name: string): Promise<ModelEntry> {
     const cur = this.entries.get(name);
     if (!cur) return Promise.reject(new Error(`unknown model '${name}'`));
+    // A queued load is the newest one: join it (it starts after the running load, reading the files then).
+    const queued = this.queued.get(name);
+    if (queued) return queued;
     const running = this.reloading.get(name);
     if (!running) return this.startReload(name, cur.dir);
-    let next = this.queued.get(name);
-    if (!next) {
-      next = running
+    const next = running
         .catch(() => undefined)
-        .then(() => {
-          this.queued.delete(name);
-          if (this.closed) throw new Error(`reload of '${name}' cancelled: the server is closing`);
-          return this.startReload(name, cur.dir);
-        });
-      this.queued.set(name, next);
-    }
+      .then(() => {
+        this.queued.delete(name);
+        if (this.closed) throw new Error(`reload of '${name}' cancelled: the server is closing`);
+        return this.startReload(name, cur.dir);
+      });
+    this.queued.set(name, next);
     return next;
   }
 
@@ -95,7 +95,9 @@ export class ModelRegistry {
         this.log.error({ model: name, err: msg }, 'reload failed; the previous version keeps serving');
         throw new Error(`reload of '${name}' failed: ${msg}`);
       })
-      .finally(() => this.reloading.delete(name));
+      .finally(() => {
+        if (this.reloading.get(name) === p) this.reloading.delete(name); // not a newer load's entry
+      });
     this.reloading.set(name, p);
     return p;
   }

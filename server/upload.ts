@@ -4,6 +4,7 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import sharp from 'sharp';
+import { ImageDecodeError } from '../runtime/decode-pool-node.js';
 import { decodeImage } from '../runtime/image-node.js';
 import { isPng, readPngHeader } from '../runtime/png-node.js';
 import type { InputSpec } from '../runtime/manifest-types.js';
@@ -102,10 +103,9 @@ export async function imageToTensor(bytes: Uint8Array, input: InputSpec, limits:
     try {
       return await offThread(bytes, input, limits.maxPixels);
     } catch (err) {
-      const msg = (err as Error).message;
-      // The decoder thread dying is the server's failure, not the image's.
-      if (msg.startsWith('image decoder thread exited') || msg === 'decode pool is closed') throw err;
-      throw badRequest(msg);
+      // The image's own failure is the client's 400, as inline; the decoder thread's is ours (500).
+      if (err instanceof ImageDecodeError) throw badRequest(err.message);
+      throw err;
     }
   }
   let pixels;

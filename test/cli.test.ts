@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/instanas.js';
 import { limits, serve } from '../cli/commands/serve.js';
+import { resolveOptions } from '../server/options.js';
 import { writeSyntheticBundle } from './helpers/synthetic-bundle.js';
 
 const ROOT = path.resolve('.');
@@ -89,6 +90,12 @@ describe('cli main()', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(msg);
     expect(r.err).toMatch(/usage: instanas/);
+  });
+
+  it('refuses server timeouts a timer cannot hold (node fires a longer one after 1 ms)', () => {
+    expect(() => resolveOptions({ requestTimeoutMs: 3_000_000_000 })).toThrow(/^options\.requestTimeoutMs: must be at most 2147478647/);
+    expect(() => resolveOptions({ drainTimeoutMs: 2 ** 31 })).toThrow(/^options\.drainTimeoutMs: must be at most 2147483647/);
+    expect(resolveOptions({ requestTimeoutMs: 2 ** 31 - 1 - 5000, drainTimeoutMs: 2 ** 31 - 1 }).drainTimeoutMs).toBe(2 ** 31 - 1);
   });
 
   it('serve passes its limit flags to the server options', () => {

@@ -2,7 +2,7 @@
 // fail as decodeImage does, and a dead decoder thread fails its requests and is replaced.
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DecodePool } from '../runtime/decode-pool-node.js';
+import { DecodePool, ImageDecodeError } from '../runtime/decode-pool-node.js';
 import { decodeImage } from '../runtime/image-node.js';
 import type { InputSpec } from '../runtime/manifest-types.js';
 import { preprocess } from '../runtime/preprocess.js';
@@ -36,13 +36,15 @@ describe('DecodePool', () => {
     expect(Buffer.from(off.buffer, off.byteOffset, off.byteLength).equals(Buffer.from(inline.buffer, inline.byteOffset, inline.byteLength))).toBe(true);
   });
 
-  it('fails as decodeImage does: a corrupt file (Error), a size over the limit (RangeError)', async () => {
+  it('fails as decodeImage does, as ImageDecodeError: a corrupt file, a size over the limit', async () => {
     const png = await image(300, 300, 3, 'png');
     const bad = Buffer.from(png);
     for (let i = 60; i < bad.length - 12; i++) bad[i] ^= 0x5a;
-    await expect(pool.decode(bad, GREY, 1e8)).rejects.toThrow(/^cannot decode image <\d+ bytes>: PNG/);
+    const corrupt = await pool.decode(bad, GREY, 1e8).catch((e: Error) => e);
+    expect(corrupt).toBeInstanceOf(ImageDecodeError); // the image's fault: the server answers 400
+    expect((corrupt as Error).message).toMatch(/^cannot decode image <\d+ bytes>: PNG/);
     const err = await pool.decode(png, GREY, 1000).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(RangeError);
+    expect(err).toMatchObject({ name: 'ImageDecodeError', tooLarge: true });
     expect((err as Error).message).toMatch(/image is 300x300 = 90000 pixels, more than the limit of 1000/);
     expect(pool.pending).toBe(0);
   });

@@ -1,6 +1,7 @@
 // Admission (maxInFlight) and model leases when clients go away: the slot of a request whose client disconnects
 // stays taken until its inference settles, so disconnecting clients cannot queue work past the limit.
 import http from 'node:http';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClassifier, type Classifier } from '../server/backend.js';
 import { MODEL_A, startTestServer, testImages, type TestServer } from './helpers/server-fixture.js';
@@ -23,6 +24,7 @@ async function gated(dir: string): Promise<Classifier> {
     },
     async classify(t) {
       calls++;
+      if (t[0] === 42) throw new Error('refused input (test)'); // at once, while the others wait at the gate
       await gate;
       return c.classify(t);
     },
@@ -80,6 +82,65 @@ describe('admission when a client goes away', () => {
     expect(s.deps.state.inFlight).toBe(1);
     open();
     await until(() => s.deps.state.inFlight === 0);
+  });
+});
+
+describe('admission covers the whole of a request', () => {
+  it('holds the slot of a disconnected client while its large image is decoded off the server thread', async () => {
+    const decoder = s.deps.decoder!;
+    let decoding = 0;
+    closeGate();
+    const held = gate;
+    s.deps.decoder = async (...a) => (decoding++, await held, decoder(...a));
+    try {
+      const px = Buffer.alloc(512 * 512 * 3, 7);
+      const big = await sharp(px, { raw: { width: 512, height: 512, channels: 3 } }).png().toBuffer();
+      expect(await post(`/v1/classify?model=${MODEL_A}`, 'image/png', big, until(() => decoding === 1))).toBe('aborted');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(s.deps.state.inFlight).toBe(1); // the decode is the request's work as much as the inference
+      open();
+      await until(() => s.deps.state.inFlight === 0);
+    } finally {
+      s.deps.decoder = decoder;
+      open();
+    }
+  });
+
+  it('holds the slot of a v2 batch until every input is done, even when one fails at once', async () => {
+    closeGate();
+    const before = calls;
+    const data = new Array(4 * 784).fill(0);
+    data[0] = 42; // the first input is refused at once; the other three wait at the gate
+    const tensor = { inputs: [{ name: 'x', datatype: 'FP32', shape: [4, 1, 28, 28], data }] };
+    const answered = post(`/v2/models/${MODEL_A}/infer`, 'application/json', Buffer.from(JSON.stringify(tensor)));
+    await until(() => calls >= before + 4);
+    expect(await answered).toBe(500); // answered before the rest of the batch ran
+    expect(s.deps.state.inFlight).toBe(1);
+    open();
+    await until(() => s.deps.state.inFlight === 0);
+  });
+});
+
+describe('liveness', () => {
+  it('is 503 when a model cannot recover (its back end failed), naming it', async () => {
+    let dead = false;
+    const t = await startTestServer({
+      factory: async (d) => {
+        const c = await createClassifier(d, { workers: 0 });
+        return Object.defineProperties(Object.create(c) as Classifier, { failed: { get: () => dead }, ready: { get: () => !dead } });
+      },
+    });
+    try {
+      expect(await (await fetch(`${t.url}/v2/health/live`)).json()).toEqual({ live: true });
+      dead = true;
+      const res = await fetch(`${t.url}/v2/health/live`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ live: false, failed: [MODEL_A, 'tiny-b'] });
+      expect((await fetch(`${t.url}/v2/health/ready`)).status).toBe(503);
+    } finally {
+      dead = false;
+      await t.stop();
+    }
   });
 });
 

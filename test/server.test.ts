@@ -87,6 +87,9 @@ describe('POST /v1/classify', () => {
   });
 
   it('classifies a large photo (decoded on the decoder thread) like the runtime does', async () => {
+    const decoder = s.deps.decoder!;
+    let offThread = 0;
+    s.deps.decoder = (...a) => (offThread++, decoder(...a));
     const px = Buffer.alloc(1200 * 900 * 3);
     for (let i = 0; i < px.length; i++) px[i] = (i * 37 + (i >> 9)) & 255;
     for (const fmt of ['png', 'jpeg'] as const) {
@@ -98,6 +101,8 @@ describe('POST /v1/classify', () => {
       expect(res.status).toBe(200);
       expectLikeDirect(await res.json(), want);
     }
+    s.deps.decoder = decoder;
+    expect(offThread).toBe(2);
   });
 
   it('generates a request id when none (or an unsafe one) is sent', async () => {

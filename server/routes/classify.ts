@@ -20,9 +20,14 @@ export async function classifyBytes(deps: AppDeps, name: string, bytes: Uint8Arr
   const { options: o } = deps;
   const { entry } = leaseModel(deps, name, res);
   const t0 = performance.now();
-  const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels }, deps.decoder);
-  const decodeMs = performance.now() - t0;
-  const result = await holdWork(res, () => entry.classifier.classify(tensor));
+  let decodeMs = 0;
+  // Decoding counts as the request's work too: a large image's decode runs on the decoder thread, and a client
+  // that hangs up must not free its slot while that decode is queued there.
+  const result = await holdWork(res, async () => {
+    const tensor = await imageToTensor(bytes, entry.classifier.manifest.input, { maxPixels: o.maxPixels }, deps.decoder);
+    decodeMs = performance.now() - t0;
+    return entry.classifier.classify(tensor);
+  });
   const totalMs = performance.now() - t0;
   deps.metrics.batchSize.observe({ model: name }, 1);
   deps.metrics.observeResult(name, result, decodeMs);

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { mediaType, readBody } from '../body.js';
-import { admission, holdWork, leaseModel, pickModel, type AppDeps } from '../context.js';
+import { admission, holdWhile, holdWork, leaseModel, pickModel, type AppDeps } from '../context.js';
 import { HttpError, badRequest } from '../errors.js';
 import { INPUT_NAME, encodeOutputs, parseInferRequest, splitBinaryBody, type OutputTensor } from '../tensor.js';
 
@@ -32,8 +32,12 @@ export function v2Router(deps: AppDeps): Router {
   r.get('/', (_req, res) => {
     res.json({ name: 'instanas', version: deps.version, extensions: ['binary_tensor_data'] });
   });
+  // Live unless a model's back end cannot recover (every worker of its pool dead, the replacement failed to load):
+  // then only a restart helps, and Kubernetes restarts a pod whose liveness fails.
   r.get('/health/live', (_req, res) => {
-    res.json({ live: true });
+    const failed = deps.registry.names().filter((n) => deps.registry.get(n)?.classifier.failed);
+    if (failed.length) res.status(503).json({ live: false, failed });
+    else res.json({ live: true });
   });
   r.get('/health/ready', (_req, res) => {
     res.status(ready() ? 200 : 503).json({ ready: ready() });
@@ -80,9 +84,13 @@ export async function answerInfer(deps: AppDeps, name: string, req: IncomingMess
   const infer = parseInferRequest(json, dims, deps.options.maxBatch, binary);
   const size = infer.tensor.length / infer.batch;
   // One classify per input: the back end (a pool's scheduler) does the batching.
-  const results = await holdWork(res, () =>
-    Promise.all(Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size)))),
-  );
+  // The answer goes as soon as every input succeeded or one failed (a full queue, a timeout), but the slot is held
+  // until every input is done: released with the first failure, it would let the rest of the batch run unbounded.
+  const results = await holdWork(res, () => {
+    const each = Array.from({ length: infer.batch }, (_, i) => entry.classifier.classify(infer.tensor.slice(i * size, (i + 1) * size)));
+    holdWhile(res, Promise.allSettled(each));
+    return Promise.all(each);
+  });
   deps.metrics.batchSize.observe({ model: name }, infer.batch);
   for (const x of results) deps.metrics.observeResult(name, x, undefined);
   const classes = m.labels.length;
