@@ -7,7 +7,7 @@ import { DecodePool } from '../runtime/decode-pool-node.js';
 import { createClassifier, type ClassifierOptions } from './backend.js';
 import { createApp } from './app.js';
 import { withFastClassify } from './fast-classify.js';
-import { drainConnections, type AppDeps } from './context.js';
+import type { AppDeps } from './context.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_SERVER_OPTIONS, resolveOptions, type ServerOptions } from './options.js';
 import { ModelRegistry, discoverBundles, type ClassifierFactory } from './registry.js';
@@ -53,7 +53,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   if (o.defaultModel !== undefined && !bundles.some((b) => b.name === o.defaultModel))
     throw new Error(`--default-model '${o.defaultModel}' is not among the bundles: ${bundles.map((b) => b.name).join(', ')}`);
 
-  const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0, open: new Set() };
+  const state: AppDeps['state'] = { draining: false, loading: true, pending: new Set(bundles.map((b) => b.name)), inFlight: 0 };
   const factory =
     o.factory ?? ((dir: string) => createClassifier(dir, { timeoutMs: options.requestTimeoutMs, ...o.classifier, idle: () => (state.inFlight ?? 0) <= 1 }));
   const registry = new ModelRegistry(log, factory);
@@ -104,11 +104,10 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     (closing ??= (async () => {
       deps.state.draining = true;
       log.info('draining: no new connections, finishing in-flight requests');
-      drainConnections(deps.state);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // A connection whose answer was already on its way when the drain began stays open after it, idle: close
-      // those as they appear. Busy ones close after their answer (drainConnections, beginRequest).
+      // those as they appear. Busy ones close after their next answer (beginRequest).
       const idle = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => server.closeAllConnections(), options.drainTimeoutMs);
       await closed;
