@@ -44,31 +44,42 @@ function axisWeights(inSize: number, outSize: number): { start: Int32Array; coun
 export function resizePlane(src: Float32Array, inW: number, inH: number, outW: number, outH: number): Float32Array {
   let cur = src;
   if (outW !== inW) {
-    const { start, count, w, taps } = axisWeights(inW, outW);
+    const aw = axisWeights(inW, outW);
     const tmp = new Float32Array(outW * inH);
-    for (let y = 0; y < inH; y++) {
-      const row = y * inW;
-      for (let x = 0; x < outW; x++) {
-        let acc = 0;
-        for (let k = 0; k < count[x]; k++) acc += cur[row + start[x] + k] * w[x * taps + k];
-        tmp[y * outW + x] = acc;
-      }
-    }
+    for (let y = 0; y < inH; y++) horizontalRow(cur, y * inW, aw, tmp, y * outW, outW);
     cur = tmp;
   }
-  if (outH !== inH) {
-    const { start, count, w, taps } = axisWeights(inH, outH);
-    const tmp = new Float32Array(outW * outH);
-    for (let y = 0; y < outH; y++) {
-      for (let k = 0; k < count[y]; k++) {
-        const wk = w[y * taps + k];
-        const row = (start[y] + k) * outW;
-        for (let x = 0; x < outW; x++) tmp[y * outW + x] += cur[row + x] * wk;
-      }
-    }
-    cur = tmp;
-  }
+  if (outH !== inH) cur = verticalPass(cur, outW, inH, outH);
   return cur === src ? Float32Array.from(src) : cur;
+}
+
+type AxisWeights = ReturnType<typeof axisWeights>;
+
+/** One row of the horizontal pass: src[from .. from + inW) -> dst[to .. to + outW). */
+function horizontalRow(src: Float32Array, from: number, aw: AxisWeights, dst: Float32Array, to: number, outW: number): void {
+  const { start, count, w, taps } = aw;
+  for (let x = 0; x < outW; x++) {
+    const s0 = from + start[x];
+    const w0 = x * taps;
+    const n = count[x];
+    let acc = 0;
+    for (let k = 0; k < n; k++) acc += src[s0 + k] * w[w0 + k];
+    dst[to + x] = acc;
+  }
+}
+
+/** The vertical pass of a plane `width` wide, inH -> outH rows. */
+function verticalPass(cur: Float32Array, width: number, inH: number, outH: number): Float32Array {
+  const { start, count, w, taps } = axisWeights(inH, outH);
+  const tmp = new Float32Array(width * outH);
+  for (let y = 0; y < outH; y++) {
+    for (let k = 0; k < count[y]; k++) {
+      const wk = w[y * taps + k];
+      const row = (start[y] + k) * width;
+      for (let x = 0; x < width; x++) tmp[y * width + x] += cur[row + x] * wk;
+    }
+  }
+  return tmp;
 }
 
 function checkImage(img: PixelImage): void {
@@ -91,32 +102,45 @@ export function preprocess(img: PixelImage, input: InputSpec): Float32Array {
   checkImage(img);
   const { width: W, height: H, channels: c, data } = img;
   if (W === input.width && H === input.height) return c === 1 ? greyAtSize(data, input) : atSize(img, input);
+  // Images to resize: the horizontal pass runs row by row straight from the pixels, so no full-size float plane is
+  // made (a 4096x4096 photo needed 67 MB per channel and a second pass over it). Each row holds the values the
+  // planes held (float32, the same arithmetic), so the output is the same bit for bit (tested against the plane
+  // version).
   const outC = input.channels;
-  const n = W * H;
+  const outW = input.width;
   const hasAlpha = c === 2 || c === 4;
   const colour = c >= 3;
-  const planes = Array.from({ length: outC }, () => new Float32Array(n));
-  for (let p = 0; p < n; p++) {
-    const i = p * c;
-    const a = hasAlpha ? data[i + c - 1] / 255 : 1;
-    const r = data[i];
-    const g = colour ? data[i + 1] : r;
-    const b = colour ? data[i + 2] : r;
-    if (outC === 1 || input.colorConversion === 'luma-bt601') {
-      // Grey sources skip the weighted sum so grey stays exactly grey.
-      const y = (colour ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a;
-      for (const plane of planes) plane[p] = y;
-    } else {
-      planes[0][p] = r * a;
-      planes[1][p] = g * a;
-      planes[2][p] = b * a;
+  const luma = outC === 1 || input.colorConversion === 'luma-bt601';
+  const aw = outW !== W ? axisWeights(W, outW) : null;
+  const rows = Array.from({ length: outC }, () => new Float32Array(W));
+  const narrow = Array.from({ length: outC }, () => new Float32Array(outW * H)); // after the horizontal pass
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = (y * W + x) * c;
+      const a = hasAlpha ? data[i + c - 1] / 255 : 1;
+      const r = data[i];
+      const g = colour ? data[i + 1] : r;
+      const b = colour ? data[i + 2] : r;
+      if (luma) {
+        // Grey sources skip the weighted sum so grey stays exactly grey.
+        const v = (colour ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a;
+        for (let ch = 0; ch < outC; ch++) rows[ch][x] = v;
+      } else {
+        rows[0][x] = r * a;
+        rows[1][x] = g * a;
+        rows[2][x] = b * a;
+      }
+    }
+    for (let ch = 0; ch < outC; ch++) {
+      if (aw) horizontalRow(rows[ch], 0, aw, narrow[ch], y * outW, outW);
+      else narrow[ch].set(rows[ch], y * W);
     }
   }
-  const hw = input.height * input.width;
+  const hw = input.height * outW;
   const out = new Float32Array(outC * hw);
   const { mean, std } = normalisation(input);
-  planes.forEach((plane, ch) => {
-    const resized = resizePlane(plane, W, H, input.width, input.height);
+  narrow.forEach((plane, ch) => {
+    const resized = input.height !== H ? verticalPass(plane, outW, H, input.height) : plane;
     for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - mean[ch]) / std[ch];
   });
   return out;

@@ -83,6 +83,48 @@ describe('preprocess', () => {
     );
   });
 
+  it('resizing row by row from the pixels gives the full-plane version bit for bit (every channel count, down and up, one axis or both)', () => {
+    // The plane version as it was before session 11: a full-size float32 plane per output channel, then resizePlane.
+    const planesFirst = (img: { data: Uint8Array; width: number; height: number; channels: number }, s: InputSpec): Float32Array => {
+      const { width: W, height: H, channels: c, data } = img;
+      const n = W * H;
+      const planes = Array.from({ length: s.channels }, () => new Float32Array(n));
+      for (let p = 0; p < n; p++) {
+        const a = c === 2 || c === 4 ? data[p * c + c - 1] / 255 : 1;
+        const [r, g, b] = c >= 3 ? [data[p * c], data[p * c + 1], data[p * c + 2]] : [data[p * c], data[p * c], data[p * c]];
+        if (s.channels === 1 || s.colorConversion === 'luma-bt601') planes.forEach((pl) => (pl[p] = (c >= 3 ? 0.299 * r + 0.587 * g + 0.114 * b : r) * a));
+        else [r, g, b].forEach((v, ch) => (planes[ch][p] = v * a));
+      }
+      const hw = s.height * s.width;
+      const out = new Float32Array(s.channels * hw);
+      const pick = (v: number[], ch: number) => (v.length === 1 ? v[0] : v[ch]);
+      planes.forEach((pl, ch) => {
+        const resized = resizePlane(pl, W, H, s.width, s.height);
+        for (let k = 0; k < hw; k++) out[ch * hw + k] = (resized[k] / 255 - pick(s.mean, ch)) / pick(s.std, ch);
+      });
+      return out;
+    };
+    const outs = [
+      { mean: [0.286], std: [0.353] },
+      { channels: 3 as const, mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7] },
+      { channels: 3 as const, colorConversion: 'rgb' as const, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    ];
+    let checked = 0;
+    for (const [W, H] of [[97, 61], [28, 61], [97, 28], [13, 9], [200, 3]]) {
+      for (const c of [1, 2, 3, 4] as const) {
+        const data = Uint8Array.from({ length: W * H * c }, (_, i) => (i * 97 + 31 + (i >> 5)) % 256);
+        for (const o of outs) {
+          const s = spec({ width: 28, height: 28, ...o });
+          const got = preprocess({ data, width: W, height: H, channels: c }, s);
+          const want = planesFirst({ data, width: W, height: H, channels: c }, s);
+          expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `${W}x${H}x${c} -> ${s.channels} ${s.colorConversion}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(60);
+  });
+
   it('every channel count at the input size gives the general arithmetic bit for bit (planes stored as float32, then normalised)', () => {
     // The general path written out without its resize (which is a copy at the same size): per pixel, luma or
     // the channel, times alpha, stored in a float32 plane; then (v / 255 - mean) / std stored as float32.
