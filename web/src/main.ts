@@ -94,9 +94,14 @@ async function start(): Promise<void> {
       showMacs($('macs'), r.path.macs + r.controllerMacs, baseMacs, base.manifest.name);
       cards.base.hidden = !swBase.checked;
       if (swBase.checked) {
-        const b = await classifyWith(base, input.pixels);
-        point.baseline = b.ms;
-        showResult(cards.base, { ...b.r, ms: b.ms, macs: b.r.path.macs, code: b.r.path.code });
+        // Its own card: a failure here must not replace the InstaNAS result shown above.
+        try {
+          const b = await classifyWith(base, input.pixels);
+          point.baseline = b.ms;
+          showResult(cards.base, { ...b.r, ms: b.ms, macs: b.r.path.macs, code: b.r.path.code });
+        } catch (err) {
+          showError(cards.base, (err as Error).message);
+        }
       }
       cards.server.hidden = !swServer.checked;
       if (swServer.checked) {
@@ -147,7 +152,11 @@ async function start(): Promise<void> {
   };
   const fileInput = $<HTMLInputElement>('file');
   $('pick').addEventListener('click', () => fileInput.click());
-  fileInput.addEventListener('change', () => fileInput.files?.[0] && runFile(fileInput.files[0]));
+  fileInput.addEventListener('change', () => {
+    const f = fileInput.files?.[0];
+    fileInput.value = ''; // so that picking the same file again fires 'change' again
+    if (f) void runFile(f);
+  });
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {
     e.preventDefault();
