@@ -15,6 +15,7 @@ import { RoutedTier } from '../runtime/routed-tier.js';
 import { preprocess } from '../runtime/preprocess.js';
 import { buildWeb, readIdx, DEFAULT_BUILD_OPTIONS, type BuiltModel } from '../web/build.mjs';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { startServer, type RunningServer } from '../server/main.js';
 import { hasChromium, launch, type Browser } from './browser/chromium.js';
 import type { HookResult, TestHook } from '../web/src/test-hook.js';
@@ -217,4 +218,28 @@ describe.skipIf(!hasChromium() || !hasData)('demo page in chromium (onnxruntime-
     await page.screenshot({ path: 'artifacts/browser-phone.png', fullPage: true });
     expect(browser.errors).toEqual([]);
   }, 60_000);
+
+  it('refuses a file over the pixel limit with a message on the card (a huge photo froze the tab), then takes the next', async () => {
+    const { page } = browser;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'instanas-big-'));
+    try {
+      const big = path.join(dir, 'big.png');
+      await sharp({ create: { width: 4097, height: 4096, channels: 3, background: { r: 40, g: 80, b: 120 } } }).png().toFile(big);
+      await page.setInputFiles('#file', big);
+      await page.waitForFunction(() => document.querySelector('#card-instanas')?.classList.contains('error'), undefined, { timeout: 30_000 });
+      expect(await page.textContent('#card-instanas [data-f="conf"]')).toMatch(/image is 4097x4096 = 16781312 pixels, more than the limit of 16777216/);
+      const small = path.join(dir, 'small.png');
+      await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 200, g: 200, b: 200 } } }).png().toFile(small);
+      for (let i = 0; i < 2; i++) {
+        // The same file twice: each pick classifies again (the input is cleared after each pick).
+        await page.evaluate(() => (document.querySelector('#caption')!.textContent = ''));
+        await page.setInputFiles('#file', small);
+        await page.waitForFunction(() => document.querySelector('#caption')?.textContent === 'small.png', undefined, { timeout: 30_000 });
+      }
+      await hook((h) => h.idle());
+      expect(await page.textContent('#card-instanas [data-f="label"]')).not.toBe('unavailable');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
