@@ -89,6 +89,10 @@ def cmd_search(args) -> int:
         print(f"resumed from {args.out}/checkpoint.pt at phase {searcher.next[0]} epoch {searcher.next[1]}", file=sys.stderr)
     elif (Path(args.out) / "checkpoint.pt").exists() and not args.resume:
         raise ConfigError(f"{args.out}/checkpoint.pt exists: pass --resume to continue it, or choose another --out")
+    elif args.resume:
+        # Not an error (a job restarted with the same command starts its first run this way), but said: a typo in
+        # --out would otherwise silently begin again from scratch.
+        print(f"--resume: no checkpoint.pt in {args.out}; starting a new run", file=sys.stderr)
 
     def show(row):
         keys = [k for k in ("loss", "train_acc", "val_acc", "val_latency", "val_paths", "reward", "ub") if k in row]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -189,4 +190,14 @@ def load_config(path: Optional[str] = None, overrides: Optional[List[str]] = Non
         # The table would win silently (a search of session 8 ran on the table while asked for MACs).
         raise ConfigError(f"reward.macs_proxy=true and reward.latency_table={cfg.reward.latency_table!r} are both set: "
                           "choose one (--set reward.latency_table= clears the table)")
+    # Checked here, not when the bundle is written two hours later (the bundle schema's pattern for a name).
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", cfg.export.name):
+        raise ConfigError(f"export.name: {cfg.export.name!r} must be lower-case letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit, at most 64 characters")
+    if not cfg.export.version:
+        raise ConfigError("export.version: must not be empty")
+    from .ops import list_ops  # torch, only once a config is asked for
+    unknown = [o for o in cfg.space.options if o not in list_ops()]
+    if unknown:
+        raise ConfigError(f"space.options: unknown op(s) {', '.join(map(repr, unknown))}; valid ops: {', '.join(list_ops())}")
     return cfg

@@ -22,9 +22,14 @@ def latency_reward(lat: torch.Tensor, lb: float, ub: float, ub_slope: float = 0.
 
 def reward(correct: torch.Tensor, lat: torch.Tensor, lb: float, ub: float, pos_w: float, neg_w: float,
            ub_slope: float = 0.0) -> torch.Tensor:
-    """correct: [N] bool; lat: [N] path latency -> [N] reward."""
+    """correct: [N] bool; lat: [N] path latency -> [N] reward.
+
+    A correct prediction earns R_lat * pos_w, a wrong one neg_w (the paper). With ub_slope > 0 the penalty above ub
+    applies to a wrong prediction too: without it, a correct answer on a path past 1.5 x ub (slope 1, neg_w -0.5)
+    earned less than a wrong one, and the self-critical advantage paid the controller for misclassifying there."""
     r_lat = latency_reward(lat, lb, ub, ub_slope)
-    return torch.where(correct, r_lat * pos_w, torch.full_like(r_lat, neg_w))
+    wrong = torch.full_like(r_lat, neg_w) + (r_lat * pos_w).clamp(max=0.0)
+    return torch.where(correct, r_lat * pos_w, wrong)
 
 
 UB_END_REFS = ("chain", "span")
@@ -53,6 +58,14 @@ class BoundSchedule:
     ub_end: float
     epochs: int
 
+    def check(self) -> None:
+        """Raises ValueError unless both ends of the schedule lie above lb. Called when a search is set up, not when
+        ub first crosses lb mid-search (after pretraining, with the reward section then locked against a resume)."""
+        for name, v in (("ub_start", self.ub_start), ("ub_end", self.ub_end)):
+            if v <= self.lb:
+                raise ValueError(
+                    f"latency bounds: {name} {v:.4g} <= lb {self.lb:.4g} (the cheapest legal path); raise reward.{name}_frac")
+
     def ub(self, epoch: int, progress: float = 0.0) -> float:
         if self.epochs <= 1:
             return self.ub_end
@@ -62,5 +75,5 @@ class BoundSchedule:
     def bounds(self, epoch: int, progress: float = 0.0):
         ub = self.ub(epoch, progress)
         if ub <= self.lb:
-            raise ValueError(f"latency bounds at epoch {epoch}: ub {ub:.4g} <= lb {self.lb:.4g}; lower ub_end_frac's floor")
+            raise ValueError(f"latency bounds at epoch {epoch}: ub {ub:.4g} <= lb {self.lb:.4g}; raise reward.ub_end_frac (or ub_start_frac)")
         return self.lb, ub

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import ExperimentConfig, with_defaults
+from .config import ConfigError, ExperimentConfig, with_defaults
 from .controller import Controller, entropy, explore, greedy, log_prob
 from .data import Dataset, augment, batches, load_dataset, normalize
 from .latency import LatencyTable, PathCost
@@ -33,7 +33,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device=cuda but torch sees no CUDA device (torch.cuda.is_available() is False)")
+        raise ConfigError("train.device=cuda but torch sees no CUDA device (torch.cuda.is_available() is False)")
     if name not in ("cpu", "cuda"):
         raise ValueError(f"train.device: {name!r} is not one of auto, cpu, cuda")
     return torch.device(name)
@@ -105,6 +105,8 @@ class Searcher:
         self.bounds = BoundSchedule(self.cost.cheapest(), cfg.reward.ub_start_frac * self.cost.all_modules(),
                                     ub_end(cfg.reward.ub_end_ref, cfg.reward.ub_end_frac, self.cost.cheapest(),
                                            self.cost.chain()), t.search_epochs)
+        if not self.static:
+            self.bounds.check()
         self.log: List[Dict[str, Any]] = []
         self.next = (0, 0)  # (phase index, epoch within phase) to run next
         self.graph_opt: Optional[torch.optim.Optimizer] = None
@@ -192,7 +194,12 @@ class Searcher:
         path = self.out / "checkpoint.pt"
         if not path.is_file():
             return False
-        st = torch.load(path, map_location=self.device)
+        try:
+            st = torch.load(path, map_location=self.device)
+        except Exception as e:  # a truncated or foreign file: the user's to fix, not a stack trace
+            raise ConfigError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        if not isinstance(st, dict) or not {"config", "graph", "next", "log"} <= set(st):
+            raise ConfigError(f"{path}: not a checkpoint of this search (no config/graph/next/log entries)")
         self._check_resumable(st, path)
         self.graph.load_state_dict(st["graph"])
         if self.controller is not None:
@@ -422,8 +429,11 @@ class Searcher:
             if e + 1 == phase.epochs:
                 self.snapshot(phase.name)
             if self.rank == 0:
-                # Rewritten whole from the checkpointed log, so a resumed run never duplicates a row.
-                (self.out / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.log))
+                # Rewritten whole from the checkpointed log, so a resumed run never duplicates a row; through a temporary
+                # file, so a kill mid-write never leaves a half line that the plot and the model card then choke on.
+                tmp = self.out / "log.jsonl.tmp"
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in self.log))
+                os.replace(tmp, self.out / "log.jsonl")
                 if on_epoch:
                     on_epoch(row)
         return self.log

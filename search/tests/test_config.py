@@ -63,3 +63,14 @@ def test_macs_proxy_and_a_latency_table_are_exclusive():
         load_config(str(REPO / "search" / "configs" / "fashion-mnist.json"), ["reward.macs_proxy=true"])
     cfg = load_config(str(REPO / "search" / "configs" / "fashion-mnist.json"), ["reward.latency_table=", "reward.macs_proxy=true"])
     assert cfg.reward.macs_proxy and cfg.reward.latency_table == ""
+
+
+def test_export_name_and_space_options_are_checked_when_the_config_loads():
+    # Both failed only after training before (the name at export, an unknown op when the meta-graph was built).
+    with pytest.raises(ConfigError, match="export.name: 'FashionMNIST'"):
+        load_config(None, ["export.name=FashionMNIST"])
+    with pytest.raises(ConfigError, match="export.version: must not be empty"):
+        load_config(None, ["export.version="])
+    with pytest.raises(ConfigError, match=r"space.options: unknown op\(s\) 'mb_k3_e9'; valid ops: "):
+        load_config(None, ['space.options=["mb_k3_e9"]'])
+    assert load_config(None, ["export.name=my-model.v2"]).export.name == "my-model.v2"

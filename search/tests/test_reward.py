@@ -28,8 +28,13 @@ def test_bound_schedule_moves_ub_linearly():
     assert [s.ub(e) for e in range(4)] == pytest.approx([10.0, 8.0, 6.0, 4.0])
     assert s.ub(99) == pytest.approx(4.0)
     assert s.bounds(0) == (1.0, 10.0)
+    bad = BoundSchedule(lb=5.0, ub_start=10.0, ub_end=4.0, epochs=2)
     with pytest.raises(ValueError, match="ub"):
-        BoundSchedule(lb=5.0, ub_start=10.0, ub_end=4.0, epochs=2).bounds(1)
+        bad.bounds(1)
+    # ...and a search checks both ends up front (check()), before any epoch runs.
+    with pytest.raises(ValueError, match=r"ub_end 4 <= lb 5 .*raise reward\.ub_end_frac"):
+        bad.check()
+    s.check()
 
 
 def test_exploration_keeps_probabilities_within_alpha():
@@ -52,9 +57,17 @@ def test_ub_slope_penalises_paths_above_ub_in_proportion():
     sloped = latency_reward(lat, lb=1.0, ub=3.0, ub_slope=1.0)
     assert flat.tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])
     assert sloped.tolist() == pytest.approx([1.0, 0.0, -0.5, -1.0])
-    # A wrong prediction still earns neg_w whatever its latency.
-    r = reward(torch.tensor([True, False]), torch.tensor([6.0, 6.0]), 1.0, 3.0, 1.0, -0.5, ub_slope=1.0)
-    assert r.tolist() == pytest.approx([-1.0, -0.5])
+    # Above ub a wrong prediction pays the same latency penalty on top of neg_w, so a correct answer never earns
+    # less than a wrong one on the same path (it did: -1.0 vs -0.5 at 2 x ub).
+    r = reward(torch.tensor([True, False, True, False, False]), torch.tensor([6.0, 6.0, 2.0, 2.0, 3.0]), 1.0, 3.0, 1.0, -0.5, ub_slope=1.0)
+    assert r.tolist() == pytest.approx([-1.0, -1.5, 1.0, -0.5, -0.5])
+    lat = torch.linspace(1.0, 12.0, 50)
+    for pos_w, neg_w in [(1.0, -0.5), (2.0, -0.1), (0.5, -1.0)]:
+        right = reward(torch.ones(50, dtype=torch.bool), lat, 1.0, 3.0, pos_w, neg_w, ub_slope=1.0)
+        wrong = reward(torch.zeros(50, dtype=torch.bool), lat, 1.0, 3.0, pos_w, neg_w, ub_slope=1.0)
+        assert bool((right >= wrong).all())
+    # Without the slope (the paper) nothing changes: a wrong prediction earns neg_w whatever its latency.
+    assert reward(torch.tensor([False]), torch.tensor([6.0]), 1.0, 3.0, 1.0, -0.5).tolist() == pytest.approx([-0.5])
 
 
 def test_ub_end_chain_is_the_paper_and_span_is_relative_to_lb():

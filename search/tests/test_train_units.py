@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from instanas_search.cli import _overrides, main
+from instanas_search.config import ConfigError
 from instanas_search.data import Split, batches
 from instanas_search.ops import build_op
 from instanas_search.train import Searcher, pick_device, pick_memory_format, policy_loss
@@ -52,7 +53,7 @@ def test_device_flag_and_errors():
     with pytest.raises(ValueError, match="train.device"):
         pick_device("tpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA"):
+        with pytest.raises(ConfigError, match="no CUDA"):  # the CLI's one-line error, not a stack trace
             pick_device("cuda")
     assert _overrides(argparse.Namespace(set=["train.lr=0.05"], device="cpu")) == ["train.lr=0.05", "train.device=cpu"]
     assert _overrides(argparse.Namespace(set=[], device=None)) == []
@@ -90,3 +91,14 @@ def test_memory_format_auto_is_nhwc_on_cpu_and_errors_name_the_key():
     assert pick_memory_format("contiguous", torch.device("cpu")) == torch.contiguous_format
     with pytest.raises(ValueError, match="train.memory_format"):
         pick_memory_format("nhwc", torch.device("cpu"))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert main(["search", "--config", "tiny", "--out", str(out), "--resume", "--device", "cpu"]) == 1
+    assert "not a readable checkpoint" in capsys.readouterr().err
+    torch.save({"hello": 1}, out / "checkpoint.pt")
+    assert main(["search", "--config", "tiny", "--out", str(out), "--resume", "--device", "cpu"]) == 1
+    assert "not a checkpoint of this search" in capsys.readouterr().err
