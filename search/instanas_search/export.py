@@ -7,6 +7,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -98,11 +99,53 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
                   accuracy: Optional[Dict[str, Any]], provenance: Dict[str, Any], threshold: float = 0.5,
                   opset: int = 13, golden_inputs: Optional[torch.Tensor] = None, description: str = "",
                   hot_paths: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """Writes the bundle folder; static when controller is None (only each cell's default option is exported)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.onnx"):
-        old.unlink()  # a re-export must not leave modules of another graph behind
+    """Writes the bundle folder; static when controller is None (only each cell's default option is exported).
+
+    The bundle is written into a staging folder beside `out_dir` and moved into place once it is complete and valid:
+    a failure part-way (a trace error, a refused manifest, a kill) leaves the previous bundle as it was, where
+    deleting its modules first used to leave a folder that mixed two bundles. Files of the folder that are not the
+    bundle's own (a model card, charts) are kept."""
+    out = Path(out_dir).resolve()
+    if out == Path.cwd().resolve() or out == out.parent:
+        raise ExportError(f"{out_dir}: export into a folder of its own (the folder is replaced as a whole), not the working directory or /")
+    stage = out.parent / f".{out.name}.export-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        manifest = _write_bundle(stage, out, graph, controller, name=name, version=version, labels=labels, mean=mean,
+                                 std=std, latency=latency, accuracy=accuracy, provenance=provenance, threshold=threshold,
+                                 opset=opset, golden_inputs=golden_inputs, description=description, hot_paths=hot_paths)
+        _move_into_place(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return manifest
+
+
+BUNDLE_FILES = ("manifest.json", "golden.json")  # with every *.onnx: what an export replaces
+
+
+def _move_into_place(stage: Path, out: Path) -> None:
+    """Replaces the bundle in `out` by the one in `stage`, keeping the folder's other files."""
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    for f in out.iterdir():
+        if f.suffix == ".onnx" or f.name in BUNDLE_FILES or (stage / f.name).exists():
+            continue
+        (shutil.copytree if f.is_dir() else shutil.copy2)(f, stage / f.name)
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)  # two renames: the folder is never half old, half new
+    os.replace(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_bundle(out: Path, final: Path, graph: MetaGraph, controller: Optional[Controller], *, name: str, version: str,
+                  labels: List[str], mean: List[float], std: List[float], latency: LatencyTable,
+                  accuracy: Optional[Dict[str, Any]], provenance: Dict[str, Any], threshold: float, opset: int,
+                  golden_inputs: Optional[torch.Tensor], description: str,
+                  hot_paths: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """export_bundle's work, into the folder `out`; errors name `final`, where the bundle is going."""
     graph = graph.cpu().eval().to(memory_format=torch.contiguous_format)  # the layout the traced graphs assume
     layout = graph.layout
     static = controller is None
@@ -142,7 +185,7 @@ def export_bundle(out_dir: str, graph: MetaGraph, controller: Optional[Controlle
     if golden_inputs is not None:
         manifest["golden"] = "golden.json"
         (out / "golden.json").write_text(json.dumps(golden(graph, controller, golden_inputs, threshold, static)))
-    validate_manifest(manifest, str(out / "manifest.json"))
+    validate_manifest(manifest, str(final / "manifest.json"))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

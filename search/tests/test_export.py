@@ -122,3 +122,26 @@ def test_instanas_export_lists_hot_paths_from_the_validation_split(tiny_cfg, tmp
     bad = dict(m, hotPaths=[{"code": hot[0]["code"], "share": 1.5}])
     with pytest.raises(ExportError, match=r"/hotPaths/0/share"):
         validate_manifest(bad)
+
+
+def test_a_failed_export_leaves_the_previous_bundle_whole_and_a_good_one_keeps_other_files(tmp_path, monkeypatch):
+    """Deleting the old modules first used to leave a folder that mixed two bundles when an export failed."""
+    import instanas_search.export as export
+
+    out = tmp_path / "tiny"
+    assert main(["export", "--config", "tiny", "--random", "--out", str(out)]) == 0
+    (out / "MODEL.md").write_text("card")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+
+    def refuse(manifest, where):
+        raise ExportError(f"{where}: refused (test)")
+
+    monkeypatch.setattr(export, "validate_manifest", refuse)
+    assert main(["export", "--config", "tiny", "--random", "--out", str(out)]) == 1
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # untouched, card included
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no staging folder left behind
+    monkeypatch.undo()
+    assert main(["export", "--config", "tiny", "--random", "--set", "export.version=0.0.2", "--out", str(out)]) == 0
+    assert json.loads((out / "manifest.json").read_text())["version"] == "0.0.2"
+    assert (out / "MODEL.md").read_text() == "card"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]
