@@ -239,6 +239,10 @@ def golden(graph: MetaGraph, controller: Optional[Controller], x: torch.Tensor, 
         policy = greedy(probs, threshold)
     x, policy = x[keep], policy[keep]
     executed = graph.resolve(policy)
+    if static:
+        # A static bundle holds one option per cell, the chain's, at index 0: its paths are spelled in those terms
+        # (with space.default_option = k they named option k, and the runtime's verify refused them).
+        executed = executed.amax(dim=2, keepdim=True)  # [N, cells, 1]
     logits = fold_bn(graph)(x, policy)
     out: Dict[str, Any] = {
         "inputShape": list(x.shape),

@@ -96,6 +96,23 @@ def test_static_export_of_trained_smoke_run(tiny_cfg, tmp_path):
     assert m["kind"] == "static" and "controller" not in m
     assert all(len(c["options"]) == 1 for c in m["graph"]["cells"])
     assert m["accuracy"]["split"] == "test" and 0 <= m["accuracy"]["top1"] <= 1
+    g = json.loads((tmp_path / "b" / "golden.json").read_text())
+    assert {p["code"] for p in g["paths"]} == {"1" * len(m["graph"]["cells"])}  # option 0 of each cell: the only one
+
+
+def test_static_golden_paths_name_the_bundles_own_option_whatever_the_chain_option(tiny_cfg, tmp_path):
+    from instanas_search.cli import _export_from
+    from instanas_search.train import Searcher
+    tiny_cfg.train.mode = "static"
+    tiny_cfg.train.pretrain_epochs = 0
+    tiny_cfg.space.default_option = 1  # the chain runs option 1; the static bundle exports it as its option 0
+    s = Searcher(tiny_cfg, str(tmp_path / "run"))
+    s.run()
+    assert _export_from(s, tiny_cfg, str(tmp_path / "b"), "test") == 0
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    g = json.loads((tmp_path / "b" / "golden.json").read_text())
+    assert all(c["defaultOption"] == 0 and len(c["options"]) == 1 for c in m["graph"]["cells"])
+    assert all(p["code"] == "1" * len(m["graph"]["cells"]) and p["cells"] == [[0]] * len(m["graph"]["cells"]) for p in g["paths"])
 
 
 def test_instanas_export_lists_hot_paths_from_the_validation_split(tiny_cfg, tmp_path):
