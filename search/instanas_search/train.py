@@ -227,7 +227,7 @@ class Searcher:
         pi, e = st["next"]
         names = [p.name for p in self.phases]
         free = set(self._FREE_KEYS)
-        free_sections: set = set()
+        free_sections: set = {"export"}  # the bundle's name, version, opset, goldens: nothing a phase trained on
         for i, name in enumerate(names):
             if i > pi or (i == pi and e == 0):
                 free.update(self._PHASE_KEYS.get(name, ()))
@@ -246,7 +246,11 @@ class Searcher:
         for sec in free_sections:
             saved.pop(sec, None), now.pop(sec, None)
         if json.dumps(saved, sort_keys=True, default=list) != json.dumps(now, sort_keys=True, default=list):
-            raise ValueError(f"{path} was written with another config; use a fresh --out or the same config")
+            differ = sorted(f"{sec}.{k}" for sec in set(saved) | set(now) if isinstance(saved.get(sec, {}), dict)
+                            for k in set(saved.get(sec) or {}) | set(now.get(sec) or {})
+                            if (saved.get(sec) or {}).get(k) != (now.get(sec) or {}).get(k))
+            raise ValueError(f"{path} was written with another config ({', '.join(differ[:8]) or 'top-level keys'}); "
+                             "use a fresh --out or the same config")
         self.resume_changes = train_changes
         self.resume_changes.update(section_changes)
 

@@ -56,6 +56,20 @@ def test_resume_refuses_other_config(tiny_cfg, tmp_path):
         Searcher(tiny_cfg, str(tmp_path / "r")).resume()
 
 
+def test_resume_names_the_keys_that_differ_and_lets_the_export_section_change(tiny_cfg, tmp_path):
+    tiny_cfg.train.pretrain_epochs = 1
+    tiny_cfg.train.search_epochs = 0
+    tiny_cfg.train.finetune_epochs = 0
+    Searcher(tiny_cfg, str(tmp_path / "r")).run()
+    # The bundle's name or version is not something training used: an export after the run may change it.
+    tiny_cfg.export.name = "renamed"
+    tiny_cfg.export.version = "2.0.0"
+    assert Searcher(tiny_cfg, str(tmp_path / "r")).resume()
+    tiny_cfg.data.val_size = tiny_cfg.data.val_size + 1
+    with pytest.raises(ValueError, match=r"another config \(data\.val_size\)"):
+        Searcher(tiny_cfg, str(tmp_path / "r")).resume()
+
+
 class Kill(Exception):
     pass
 
