@@ -98,7 +98,7 @@ function positiveInt(name: string, v: number): void {
 }
 
 /** The longest delay setTimeout holds; node fires a longer one (or Infinity) after 1 ms, which would time out every request. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 function checkTimeout(name: string, v: number): void {
   if (typeof v !== 'number' || !(v > 0 && v <= MAX_TIMEOUT_MS)) throw new RangeError(`${name}: must be > 0 and at most ${MAX_TIMEOUT_MS} ms, got ${v}`);

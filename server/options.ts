@@ -1,4 +1,5 @@
 // Server settings: one typed interface, defaults in one frozen object.
+import { MAX_TIMEOUT_MS } from '../runtime/scheduler.js';
 
 export interface ServerOptions {
   /** Largest accepted request body (image or JSON), bytes. Default 8 MiB. */
@@ -47,9 +48,8 @@ export function resolveOptions(partial: Partial<ServerOptions> = {}): Readonly<S
   }
   // Timers hold at most 2^31-1 ms; node fires a longer one after 1 ms (every body would time out at once). node's
   // own request timeout is requestTimeoutMs + 5 s.
-  const MAX_TIMER_MS = 2 ** 31 - 1;
-  if (o.requestTimeoutMs > MAX_TIMER_MS - 5000) throw new RangeError(`options.requestTimeoutMs: must be at most ${MAX_TIMER_MS - 5000}, got ${o.requestTimeoutMs}`);
-  if (o.drainTimeoutMs > MAX_TIMER_MS) throw new RangeError(`options.drainTimeoutMs: must be at most ${MAX_TIMER_MS}, got ${o.drainTimeoutMs}`);
+  if (o.requestTimeoutMs > MAX_TIMEOUT_MS - 5000) throw new RangeError(`options.requestTimeoutMs: must be at most ${MAX_TIMEOUT_MS - 5000}, got ${o.requestTimeoutMs}`);
+  if (o.drainTimeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`options.drainTimeoutMs: must be at most ${MAX_TIMEOUT_MS}, got ${o.drainTimeoutMs}`);
   if (!Number.isInteger(o.watchIntervalMs) || o.watchIntervalMs < 0)
     throw new RangeError(`options.watchIntervalMs: must be a non-negative integer, got ${o.watchIntervalMs}`);
   return Object.freeze(o);
