@@ -1,4 +1,4 @@
-"""`python -m instanas_search` commands: search, export, plot."""
+"""`python -m instanas_search` commands: search, export, distill, plot, card."""
 from __future__ import annotations
 
 import argparse
@@ -182,6 +182,20 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_distill(args) -> int:
+    from .distill import load_distill_config, run_distill
+    from .onnx_torch import OnnxTorchError
+    from .bundle_torch import BundleError
+    cfg = load_distill_config(resolve_config_path(args.config))
+    try:
+        run_distill(cfg, args.out, args.command_line)
+    except (OnnxTorchError, BundleError) as e:
+        raise ConfigError(str(e)) from None
+    _verify(args.out)
+    print(json.dumps({"bundle": args.out}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m instanas_search", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -210,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--random", action="store_true", help="export an untrained meta-graph (seconds; fixtures, profiling)")
     e.add_argument("--spread", type=float, default=4.0, help="--random: scale of the controller's last layer")
     e.set_defaults(fn=cmd_export)
+
+    d = sub.add_parser("distill", help="train a cheaper controller that makes a bundle's controller's choices")
+    d.add_argument("--config", default="fashion-mnist-distill", help="distill config file, or a name in search/configs")
+    d.add_argument("--out", required=True, help="bundle folder to write (the teacher's modules, the student controller)")
+    d.set_defaults(fn=cmd_distill)
 
     pl = sub.add_parser("plot", help="plot a run's log.jsonl")
     pl.add_argument("--run", required=True)

@@ -54,6 +54,10 @@ class ControllerConfig:
     init_bias: float = 2.0  # sigmoid(2) = 0.88: the search starts from rich paths and learns to drop options
     alpha: float = 0.8  # exploration: sample from a*p + (1-a)*(1-p) during search
     threshold: float = 0.5  # inference: option on when p >= threshold
+    # How the last feature map reaches the linear layer: "mean" (global average, InstaNAS's CNN) or "flatten" (every
+    # value; with channels [] the controller is one linear layer on the pooled image, a distillation student, whose
+    # onnxruntime run costs about what an empty graph's does)
+    pool: str = "mean"
 
 
 @dataclass

@@ -22,16 +22,31 @@ class Controller(nn.Module):
             layers.append(conv_bn(c, w, 3, 2, act="relu"))
             c = w
         self.features = nn.Sequential(*layers)
+        if cfg.pool not in ("mean", "flatten"):
+            raise ValueError(f"controller.pool: {cfg.pool!r} is not one of mean, flatten")
+        self.flatten = cfg.pool == "flatten"
+        if self.flatten:
+            h, w = in_hw
+            if self.input_size and (h > self.input_size or w > self.input_size):
+                h = w = self.input_size  # as forward() pools
+            for _ in cfg.channels:  # each 3x3 stride-2 conv (padding 1) halves a side, rounding up
+                h, w = (h + 1) // 2, (w + 1) // 2
+            c = c * h * w
         self.fc = nn.Linear(c, cells * options)
         nn.init.zeros_(self.fc.bias)
         self.fc.bias.data.fill_(cfg.init_bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [N, C, H, W] preprocessed image -> probabilities [N, cells*options] (what the bundle exports)."""
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [N, C, H, W] preprocessed image -> logits of the probabilities [N, cells*options]."""
         if self.input_size and (x.shape[2] > self.input_size or x.shape[3] > self.input_size):
             x = F.adaptive_avg_pool2d(x, self.input_size)  # [N, C, s, s]
-        h = self.features(x).mean(dim=(2, 3))  # [N, channels[-1]]
-        return torch.sigmoid(self.fc(h))  # [N, cells*options]
+        f = self.features(x)  # [N, c, h, w]
+        h = f.flatten(1) if self.flatten else f.mean(dim=(2, 3))  # [N, c*h*w] or [N, c]
+        return self.fc(h)  # [N, cells*options]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [N, C, H, W] preprocessed image -> probabilities [N, cells*options] (what the bundle exports)."""
+        return torch.sigmoid(self.scores(x))  # [N, cells*options]
 
     def probs(self, x: torch.Tensor) -> torch.Tensor:
         return self(x).view(-1, self.cells, self.options)  # [N, cells, options]

@@ -1,0 +1,227 @@
+"""Controller distillation: a cheaper controller that makes a shipped bundle's controller's choices.
+
+Why: at batch 1 the controller is a session run of its own, and on onnxruntime-node a run of InstaNAS's small CNN
+costs about twice an empty graph's (fixed per-run costs dominate on 28x28 inputs). A student (by default one linear
+layer on the image pooled to 7x7) is trained to reproduce the teacher's per-(cell, option) decisions on the training
+split; the meta-graph's modules are not touched. The new bundle is the teacher's with the student as its controller;
+its accuracy, MACs and paths are measured again (here with torch on the ONNX graphs, then by the runtime's `eval`).
+
+    python -m instanas_search distill --config fashion-mnist-distill --out ../models/fashion-mnist-distilled
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .bundle_torch import BundleTorch
+from .config import ConfigError, ControllerConfig, DataConfig, ExportConfig, _merge
+from .controller import Controller
+from .data import augment, batches, load_dataset, normalize
+from .export import (ExportError, _move_into_place, _to_onnx, git_commit, hardware, path_cells, path_code,
+                     validate_manifest)
+from .macs import count_macs
+
+SEARCH_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class DistillConfig:
+    teacher: str = "../models/fashion-mnist"  # the bundle whose controller is imitated; relative: to cwd, else search/
+    epochs: int = 30  # the student is tiny: an epoch over 55k images takes seconds
+    batch_size: int = 256
+    lr: float = 0.01  # Adam, cosine decay to 0
+    seed: int = 0
+    augment: bool = True  # the teacher labels each augmented image afresh: more distinct inputs than the split holds
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+
+
+@dataclass
+class DistillExperiment:
+    data: DataConfig = field(default_factory=DataConfig)
+    # The student: one linear layer on the image pooled to 7x7 (49 x 85 weights)
+    student: ControllerConfig = field(default_factory=lambda: ControllerConfig(input_size=7, channels=[], pool="flatten"))
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    export: ExportConfig = field(default_factory=lambda: ExportConfig(name="fashion-mnist-distilled"))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_distill_config(path: Optional[str]) -> DistillExperiment:
+    cfg = DistillExperiment()
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
+        data.pop("$comment", None)
+        _merge(cfg, data, "")
+    if cfg.student.pool not in ("mean", "flatten"):
+        raise ConfigError(f"student.pool: {cfg.student.pool!r} is not one of mean, flatten")
+    return cfg
+
+
+def _teacher_dir(path: str) -> Path:
+    p = Path(path)
+    if not p.is_absolute() and not p.exists() and (SEARCH_ROOT / p).exists():
+        p = SEARCH_ROOT / p
+    if not (p / "manifest.json").is_file():
+        raise ConfigError(f"distill.teacher: {path} is not a bundle folder (no manifest.json)")
+    return p
+
+
+@torch.no_grad()
+def _decisions(b: BundleTorch, ctrl, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Executed options [N, cells, options] of controller `ctrl` (a callable giving probabilities) on x."""
+    return torch.cat([b.resolve(ctrl(x[i:i + batch])) for i in range(0, len(x), batch)])
+
+
+def _evaluate(b: BundleTorch, ctrl, x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+    ex = _decisions(b, ctrl, x)
+    pred = b.logits(x, ex).argmax(1)
+    codes = b.path_codes(ex)
+    return {"top1": float((pred == y).float().mean()), "meanMacs": float(b.macs(ex).mean()),
+            "distinctPaths": len(set(codes)), "codes": codes}
+
+
+def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Controller:
+    g = torch.Generator().manual_seed(cfg.distill.seed)
+    torch.manual_seed(cfg.distill.seed)
+    c, h, w = data.shape
+    cells, options = len(b.cells), b.options
+    student = Controller(cfg.student, c, (h, w), cells, options)
+    opt = torch.optim.Adam(student.parameters(), lr=cfg.distill.lr)
+    steps = cfg.distill.epochs * -(-len(data.train.labels) // cfg.distill.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    pad = 2 if h <= 28 else 4
+    val_x = normalize(data.val.images, data.mean, data.std)
+    teacher_val = _decisions(b, b.controller, val_x)
+    for epoch in range(cfg.distill.epochs):
+        t0, total, n = time.time(), 0.0, 0
+        student.train()
+        for images, _ in batches(data.train, cfg.distill.batch_size, shuffle=True, g=g):
+            if cfg.distill.augment:
+                images = augment(images, pad, g)
+            x = normalize(images, data.mean, data.std)  # [B, C, H, W]
+            with torch.no_grad():
+                target = (b.controller(x) >= b.threshold).float()  # [B, cells*options]: the teacher's decisions
+            loss = F.binary_cross_entropy_with_logits(student.scores(x), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, n = total + float(loss) * len(x), n + len(x)
+        student.eval()
+        agree = (_decisions(b, student, val_x) == teacher_val).flatten(1).all(1).float().mean()
+        log(json.dumps({"epoch": epoch + 1, "loss": round(total / max(n, 1), 5), "valPathAgreement": round(float(agree), 4),
+                        "seconds": round(time.time() - t0, 1)}))
+    return student.eval()
+
+
+def _golden(b: BundleTorch, student: Controller, x: torch.Tensor, margin: float = 1e-3) -> Dict[str, Any]:
+    """As export.golden: inputs whose probabilities sit within `margin` of the threshold are dropped."""
+    with torch.no_grad():
+        probs = student(x)
+    keep = ((probs - b.threshold).abs() >= margin).all(1)
+    x, probs = x[keep], probs[keep]
+    ex = b.resolve(probs)
+    logits = b.logits(x, ex)
+    return {"inputShape": list(x.shape), "inputs": [r.flatten().tolist() for r in x],
+            "paths": [{"code": path_code(e), "cells": path_cells(e)} for e in ex],
+            "logits": logits.tolist(), "labels": logits.argmax(1).tolist(),
+            "controllerProbs": probs.tolist()}
+
+
+def write_bundle(out_dir: str, cfg: DistillExperiment, b: BundleTorch, student: Controller, *, accuracy: Dict[str, Any],
+                 hot: List[Dict[str, Any]], command: str, wall: float) -> Dict[str, Any]:
+    out = Path(out_dir).resolve()
+    if out == b.dir.resolve():
+        raise ExportError(f"{out_dir}: the student's bundle must go to a folder of its own, not the teacher's")
+    if out == Path.cwd().resolve() or out == out.parent:
+        raise ExportError(f"{out_dir}: export into a folder of its own, not the working directory or /")
+    m = json.loads(json.dumps(b.manifest))
+    stage = out.parent / f".{out.name}.distill-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        for f in b.dir.glob("*.onnx"):
+            if f.name != m["controller"]["file"]:
+                shutil.copy2(f, stage / f.name)
+        in_shape = list(m["controller"]["inputShape"])
+        macs, params, cout = count_macs(student, tuple(in_shape))
+        _to_onnx(student, tuple(in_shape), stage / "controller.onnx", cfg.export.opset)
+        m["name"], m["version"] = cfg.export.name, cfg.export.version
+        m["description"] = (f"{b.manifest['name']} {b.manifest['version']}'s meta-graph with a distilled controller "
+                            f"({'linear' if not cfg.student.channels else 'CNN'} on {cfg.student.input_size or 'full'}-pixel input)")
+        m["controller"] = {"file": "controller.onnx", "inputShape": in_shape, "outputShape": list(cout),
+                           "threshold": b.threshold, "macs": int(macs), "params": int(params)}
+        # The table is the one the teacher's search used; its controller entry measured the teacher's graph.
+        m["latency"]["table"].pop("controller", None)
+        m["accuracy"] = accuracy
+        m["hotPaths"] = hot
+        m["provenance"] = {
+            "data": b.manifest["provenance"]["data"], "seed": cfg.distill.seed, "command": command,
+            "gitCommit": git_commit(),
+            "createdAt": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "config": cfg.to_dict(), "torch": torch.__version__, "hardware": hardware("cpu"),
+            "wallTimeSeconds": round(wall, 1),
+            "distilledFrom": {"name": b.manifest["name"], "version": b.manifest["version"],
+                              "provenance": b.manifest["provenance"]},
+        }
+        golden_file = b.manifest.get("golden")
+        if golden_file:
+            gx = torch.tensor(json.loads((b.dir / golden_file).read_text())["inputs"])
+            gx = gx.view(-1, *in_shape[1:])
+            (stage / "golden.json").write_text(json.dumps(_golden(b, student, gx)))
+            m["golden"] = "golden.json"
+        validate_manifest(m, str(out / "manifest.json"))
+        (stage / "manifest.json").write_text(json.dumps(m, indent=2) + "\n")
+        _move_into_place(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return m
+
+
+def run_distill(cfg: DistillExperiment, out: str, command: str, log=print) -> Dict[str, Any]:
+    if cfg.distill.threads > 0:
+        torch.set_num_threads(cfg.distill.threads)
+    b = BundleTorch(str(_teacher_dir(cfg.distill.teacher)))
+    data = load_dataset(cfg.data, cfg.distill.seed)
+    if list(data.shape) != list(b.manifest["controller"]["inputShape"][1:]):
+        raise ConfigError(f"data: images of shape {list(data.shape)} do not fit the teacher's input "
+                          f"{b.manifest['controller']['inputShape'][1:]}")
+    t0 = time.time()
+    student = train_student(cfg, b, data, log)
+    wall = time.time() - t0
+    val_x = normalize(data.val.images, data.mean, data.std)
+    hot_counts: Dict[str, int] = {}
+    for code in b.path_codes(_decisions(b, student, val_x)):
+        hot_counts[code] = hot_counts.get(code, 0) + 1
+    hot = [{"code": c, "share": round(n / len(val_x), 6)}
+           for c, n in sorted(hot_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:32]]
+    test_x = normalize(data.test.images, data.mean, data.std)
+    report = {}
+    for name, ctrl in (("teacher", b.controller), ("student", student)):
+        r = _evaluate(b, ctrl, test_x, data.test.labels)
+        report[name] = r
+        log(json.dumps({"test": name, "top1": round(r["top1"], 4), "meanMacs": round(r["meanMacs"]),
+                        "distinctPaths": r["distinctPaths"]}))
+    agree = sum(a == s for a, s in zip(report["teacher"]["codes"], report["student"]["codes"])) / len(test_x)
+    log(json.dumps({"test": "path agreement", "share": round(agree, 4)}))
+    s = report["student"]
+    accuracy = {"dataset": cfg.data.dataset, "split": "test", "top1": round(s["top1"], 4), "count": len(test_x),
+                "meanMacs": round(s["meanMacs"], 1), "distinctPaths": s["distinctPaths"],
+                "measuredWith": f"torch {torch.__version__} on the bundle's ONNX graphs, at distillation"}
+    return write_bundle(out, cfg, b, student, accuracy=accuracy, hot=hot, command=command, wall=wall)

@@ -1,0 +1,112 @@
+"""The bundle read back through torch (onnx_torch, bundle_torch) and controller distillation (distill)."""
+import json
+import shutil
+
+import pytest
+import torch
+
+from instanas_search.bundle_torch import BundleError, BundleTorch
+from instanas_search.config import ConfigError, ControllerConfig
+from instanas_search.controller import Controller
+from instanas_search.distill import DistillExperiment, load_distill_config, run_distill
+from instanas_search.export import ExportError, validate_manifest
+from instanas_search.onnx_torch import OnnxGraph, OnnxTorchError
+
+from conftest import FIXTURE, REPO
+
+
+def test_bundle_torch_reproduces_the_fixture_golden():
+    """The same numbers the TypeScript runtime checks (test/fixtures/tiny/golden.json), computed by torch from the
+    ONNX graphs alone: controller probabilities, every path code, and the logits."""
+    b = BundleTorch(str(FIXTURE))
+    g = json.loads((FIXTURE / "golden.json").read_text())
+    x = torch.tensor(g["inputs"]).view(g["inputShape"])
+    probs = b.controller(x)
+    assert (probs - torch.tensor(g["controllerProbs"])).abs().max() < 1e-5
+    ex = b.resolve(probs)
+    assert b.path_codes(ex) == [p["code"] for p in g["paths"]]
+    assert b.path_cells(ex) == [p["cells"] for p in g["paths"]]
+    assert len(set(b.path_codes(ex))) > 1  # the fixture's inputs take several paths: grouping is exercised
+    assert (b.logits(x, ex) - torch.tensor(g["logits"])).abs().max() < 1e-4
+
+
+def test_bundle_torch_refuses_what_it_cannot_read(tmp_path):
+    static = REPO / "models" / "fashion-mnist-mobilenetv2"
+    with pytest.raises(BundleError, match="'static'"):
+        BundleTorch(str(static))
+    with pytest.raises(BundleError, match="cannot read the manifest"):
+        BundleTorch(str(tmp_path))
+
+
+def test_onnx_graph_names_an_unsupported_op(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    m = helper.make_model(helper.make_graph([helper.make_node("Tanh", ["x"], ["y"])], "g", [x], [y]))
+    onnx.save(m, str(tmp_path / "tanh.onnx"))
+    with pytest.raises(OnnxTorchError, match="op Tanh is not supported; supported: .*Conv"):
+        OnnxGraph(tmp_path / "tanh.onnx")
+
+
+@pytest.mark.parametrize("channels,size", [([], 7), ([8], 14), ([4, 8], 0)])
+def test_flatten_controller_shapes(channels, size):
+    c = Controller(ControllerConfig(input_size=size, channels=channels, pool="flatten"), 1, (28, 28), 17, 5)
+    p = c(torch.randn(3, 1, 28, 28))
+    assert p.shape == (3, 85) and ((p > 0) & (p < 1)).all()
+    with pytest.raises(ValueError, match="controller.pool"):
+        Controller(ControllerConfig(pool="max"), 1, (28, 28), 17, 5)
+
+
+def _cfg(teacher, epochs=4):
+    cfg = DistillExperiment()
+    cfg.data.dataset, cfg.data.synthetic_size, cfg.data.augment = "synthetic", 400, False
+    cfg.distill.teacher, cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.threads = str(teacher), epochs, 32, 1
+    cfg.distill.lr = 0.05
+    cfg.export.name = "tiny-distilled"
+    return cfg
+
+
+def test_distill_writes_a_bundle_whose_student_follows_the_teacher(tmp_path):
+    teacher = tmp_path / "teacher"
+    shutil.copytree(FIXTURE, teacher)
+    out = tmp_path / "student"
+    out.mkdir()
+    (out / "MODEL.md").write_text("kept")  # a card beside the bundle survives, as with export
+    lines = []
+    m = run_distill(_cfg(teacher), str(out), "test", log=lines.append)
+    validate_manifest(m)
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == m and m["name"] == "tiny-distilled" and (out / "MODEL.md").read_text() == "kept"
+    assert m["provenance"]["distilledFrom"]["name"] == "tiny"
+    assert "controller" not in m["latency"]["table"]  # the teacher's entry timed another graph
+    assert m["controller"]["params"] == 49 * 25 + 25  # one linear layer on the 7x7-pooled image
+    # The modules are the teacher's, byte for byte; only the controller changed.
+    for f in teacher.glob("cell*.onnx"):
+        assert (out / f.name).read_bytes() == f.read_bytes()
+    assert (out / "controller.onnx").read_bytes() != (teacher / "controller.onnx").read_bytes()
+    # Agreement with the teacher grows with training (the log's first and last epochs).
+    epochs = [json.loads(s) for s in lines if '"epoch"' in s]
+    assert len(epochs) == 4 and epochs[-1]["valPathAgreement"] > epochs[0]["valPathAgreement"]
+    # The new golden file is what torch computes from the new bundle's graphs.
+    b = BundleTorch(str(out))
+    g = json.loads((out / "golden.json").read_text())
+    x = torch.tensor(g["inputs"]).view(g["inputShape"])
+    assert b.path_codes(b.resolve(b.controller(x))) == [p["code"] for p in g["paths"]]
+    assert (b.logits(x, b.resolve(b.controller(x))) - torch.tensor(g["logits"])).abs().max() < 1e-5
+
+
+def test_distill_refusals(tmp_path):
+    with pytest.raises(ExportError, match="folder of its own"):
+        run_distill(_cfg(FIXTURE, epochs=1), str(FIXTURE), "test", log=lambda s: None)
+    with pytest.raises(ConfigError, match="not a bundle folder"):
+        run_distill(_cfg(tmp_path, epochs=1), str(tmp_path / "out"), "test", log=lambda s: None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"distill": {"epoch": 3}}))
+    with pytest.raises(ConfigError, match="unknown config key distill.'epoch'"):
+        load_distill_config(str(bad))
+    bad.write_text(json.dumps({"student": {"pool": "max"}}))
+    with pytest.raises(ConfigError, match="student.pool"):
+        load_distill_config(str(bad))
+    shipped = load_distill_config(str(REPO / "search" / "configs" / "fashion-mnist-distill.json"))
+    assert shipped.student.channels == [] and shipped.student.pool == "flatten"
