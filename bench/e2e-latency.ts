@@ -8,15 +8,18 @@
 // --block N (default 1) interleaves blocks of N consecutive images per arm instead (a random arm order per block):
 // each model then runs as it would alone in a process (its sessions' weights stay in the CPU caches between its
 // images), while the blocks still alternate every few milliseconds so noise hits all arms alike.
-//   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--images 2000] [--warm 1] [--block 1]
+// --c <bundle> adds a fourth arm, another InstaNAS bundle against the same B in the same run (e.g. A with a distilled
+// controller: `python -m instanas_search distill`), so two bundles' ratios are measured under the same noise.
+//   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--c <bundle>] [--images 2000] [--warm 1] [--block 1]
 import { loadModel } from '../runtime/model-node.js';
 import { makePath } from '../runtime/path.js';
 import { args, cheapestCells, fmt, loadInputs, median, quantile } from './inputs.js';
 
-const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', images: 2000, warm: 1, block: 1 });
+const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', c: '', images: 2000, warm: 1, block: 1 });
 if (!Number.isInteger(a.block) || a.block < 1) throw new RangeError(`--block: must be an integer >= 1, got ${a.block}`);
 const A = await loadModel(a.a, { threads: 1 });
 const B = await loadModel(a.b, { threads: 1 });
+const C = a.c ? await loadModel(a.c, { threads: 1 }) : undefined;
 const inputs = loadInputs(A.manifest, a.images);
 const dims = [1, ...A.inputDims];
 
@@ -24,9 +27,11 @@ for (let w = 0; w < a.warm; w++) {
   for (const x of inputs) {
     await A.classify(x, dims);
     await B.classify(x, dims);
+    await C?.classify(x, dims);
   }
   await A.cacheIdle();
   await B.cacheIdle();
+  await C?.cacheIdle();
 }
 const m = A.manifest;
 const cheapest = m.kind === 'instanas' ? makePath(m, cheapestCells(m)) : undefined;
@@ -46,21 +51,24 @@ const shuffle = (xs: number[]): number[] => {
 const ta: number[] = [];
 const tb: number[] = [];
 const tc: number[] = [];
+const td: number[] = [];
 const ctrl: number[] = [];
+const ctrlC: number[] = [];
 const now = () => performance.now();
 for (let s = 0; s < inputs.length; s += a.block) {
   const block = inputs.slice(s, s + a.block);
   // A fresh random order per block (seeded): every arm follows every other arm, and itself, equally often.
   // A fixed rotation would let one arm run twice in a row more often, with its weights still in the CPU caches.
-  for (const k of shuffle(cheapest ? [0, 1, 2] : [0, 1]))
+  for (const k of shuffle([0, 1, ...(cheapest ? [2] : []), ...(C ? [3] : [])]))
     for (const x of block) {
       const t0 = now();
       if (k === 2) await A.classify(x, dims, { path: cheapest!.code });
       else {
-        const [r] = await (k === 0 ? A : B).classify(x, dims);
+        const [r] = await [A, B, A, C!][k].classify(x, dims);
         if (k === 0) ctrl.push(r.timings.controllerMs);
+        if (k === 3) ctrlC.push(r.timings.controllerMs);
       }
-      [ta, tb, tc][k].push(now() - t0);
+      [ta, tb, tc, td][k].push(now() - t0);
     }
 }
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
@@ -75,6 +83,11 @@ if (cheapest) {
   console.log(row(`A's cheapest path, forced, no controller`, tc) + `  (${cheapest.code}, ${fmt(cheapest.macs / 1e6, 2)} M MACs)`);
   console.log(`A's controller: mean ${fmt(mean(ctrl), 3)} ms; cheapest path + controller = ${fmt(floor, 3)} ms: lowest reachable A/B mean ratio ${fmt(floor / mean(tb), 3)}`);
 }
+if (C) {
+  console.log(row(`C: ${C.manifest.name} (${C.manifest.kind})`, td) + (ctrlC.length ? `  controller mean ${fmt(mean(ctrlC), 3)} ms` : ''));
+  console.log(`ratio C/B: mean ${fmt(mean(td) / mean(tb), 3)}, p50 ${fmt(median(td) / median(tb), 3)}; C/A: mean ${fmt(mean(td) / mean(ta), 3)}`);
+}
 console.log('A cache', JSON.stringify(A.cacheStats()), 'B cache', JSON.stringify(B.cacheStats()));
 await A.release();
 await B.release();
+await C?.release();
