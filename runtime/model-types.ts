@@ -40,7 +40,19 @@ export interface ModelOptions {
    * groups every batch by path. Unused with tier 'modules' and for static bundles. Default 'hot'.
    */
   routed: 'hot' | 'off' | readonly string[];
+  /**
+   * Where the controller runs: 'auto' evaluates a controller of at most SMALL_GRAPH_MACS multiply-adds made of
+   * the ops runtime/small-graph.ts understands in JS for batches of up to SMALL_GRAPH_BATCH rows (a session run
+   * costs more than such a graph's compute), once a check at load found it equal to its session within 1e-5;
+   * 'session' always runs the controller's onnxruntime session. Default 'auto'.
+   */
+  controller: 'auto' | 'session';
 }
+
+/** The largest controller (multiply-adds per image) that 'auto' evaluates in JS: a linear layer on a 7x7 image is 4k. */
+export const SMALL_GRAPH_MACS = 20_000;
+/** Batches up to this size use the JS controller; from there onnxruntime's run cost is shared and its kernels win. */
+export const SMALL_GRAPH_BATCH = 2;
 
 /**
  * Hot paths rarer than this (share of validation images) stay out of the routed graph: each routed option
@@ -58,6 +70,7 @@ export const DEFAULT_OPTIONS: Readonly<ModelOptions> = Object.freeze({
   cache: Object.freeze({}),
   precompile: 32,
   routed: 'hot',
+  controller: 'auto',
 });
 
 /** Throws RangeError naming the option for a value outside its domain (see ModelOptions). */
@@ -75,6 +88,8 @@ export function checkModelOptions(opts: ModelOptions): void {
     throw new RangeError(`options.tier: must be 'modules', 'compiled' or 'auto', got ${JSON.stringify(opts.tier)}`);
   if (opts.routed !== 'hot' && opts.routed !== 'off' && !(Array.isArray(opts.routed) && opts.routed.every((c) => typeof c === 'string')))
     throw new RangeError(`options.routed: must be 'hot', 'off' or an array of path codes, got ${JSON.stringify(opts.routed)}`);
+  if (opts.controller !== 'auto' && opts.controller !== 'session')
+    throw new RangeError(`options.controller: must be 'auto' or 'session', got ${JSON.stringify(opts.controller)}`);
   if (opts.tier !== 'modules') checkPathCacheOptions(opts.cache, 'options.cache'); // the cache exists only then
 }
 

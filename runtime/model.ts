@@ -60,7 +60,7 @@ export class InstaModel {
     checkModelOptions(opts);
     const routedPlan = RoutedTier.plan(src.manifest, opts); // before any session: bad codes fail fast
     const m = src.manifest;
-    const modules = await ModuleTier.create(src, opts.threads);
+    const modules = await ModuleTier.create(src, opts.threads, opts.controller);
     const cache = opts.tier === 'modules' ? null : new PathCache(pathBuilder(src, { intraOpNumThreads: opts.threads }), opts.cache);
     const model = new InstaModel(m, src.engine.name, modules, opts, cache, routedPlan && (await RoutedTier.create(src, opts, routedPlan)));
     // Hot paths first, so the first requests already find them compiled (no compile on the request path).
@@ -78,6 +78,14 @@ export class InstaModel {
       if (s) await runModule(s, zeros(g.stem.inputShape));
     }
     await this.routed?.warmup(g.stem.inputShape, this.optionCounts);
+  }
+
+  /**
+   * Where the controller runs: 'js' (a small graph evaluated in JS for batches of up to SMALL_GRAPH_BATCH rows,
+   * its session beyond: options.controller 'auto'), 'session', or null for a static bundle.
+   */
+  get controllerRuns(): 'js' | 'session' | null {
+    return this.modules.controllerRuns;
   }
 
   /** Throws TypeError/RangeError naming `tensor` or `dims` when they do not fit the input spec. */

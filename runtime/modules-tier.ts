@@ -4,7 +4,8 @@
 // tested against. Environment-neutral.
 import type { Session, Tensor } from './engine.js';
 import type { Manifest } from './manifest-types.js';
-import type { BundleSource } from './model-types.js';
+import { SMALL_GRAPH_BATCH, SMALL_GRAPH_MACS, type BundleSource } from './model-types.js';
+import { smallGraph, SmallGraphSession, type SmallGraph } from './small-graph.js';
 
 /** Runs a one-input, one-output module (input 'x', output 'y', as the bundle contract names them). */
 export async function runModule(s: Session, t: Tensor): Promise<Tensor> {
@@ -30,6 +31,29 @@ export function zeros(shape: readonly number[]): Tensor {
   return { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
 }
 
+/**
+ * Whether the JS evaluation of a controller gives its session's outputs (max |diff| <= 1e-5) on seeded inputs in
+ * the range of normalised images, one at a time and as one batch: a graph that decodes but means something else
+ * to onnxruntime (an attribute this evaluator reads differently) keeps the session.
+ */
+async function agrees(g: SmallGraph, s: Session, inputShape: readonly number[]): Promise<boolean> {
+  const per = inputShape.slice(1).reduce((a, b) => a * b, 1);
+  let seed = 20261201;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+  for (const n of [1, 1, SMALL_GRAPH_BATCH]) {
+    const x = { data: Float32Array.from({ length: n * per }, rnd), dims: [n, ...inputShape.slice(1)] };
+    try {
+      const want = await runModule(s, x);
+      const got = g.run(x);
+      if (got.data.length !== want.data.length || got.dims.join() !== want.dims.join()) return false;
+      for (let i = 0; i < got.data.length; i++) if (!(Math.abs(got.data[i] - want.data[i]) <= 1e-5)) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 export class ModuleTier {
   private constructor(
     private readonly manifest: Manifest,
@@ -41,7 +65,7 @@ export class ModuleTier {
   ) {}
 
   /** Creates one session per ONNX file (modules that share a file share a session). */
-  static async create(src: BundleSource, threads: number): Promise<ModuleTier> {
+  static async create(src: BundleSource, threads: number, controllerMode: 'auto' | 'session' = 'auto'): Promise<ModuleTier> {
     const byFile = new Map<string, Promise<Session>>();
     const session = (file: string): Promise<Session> => {
       let s = byFile.get(file);
@@ -57,10 +81,18 @@ export class ModuleTier {
       return s;
     };
     const m = src.manifest;
-    const controller = m.kind === 'instanas' && m.controller ? await session(m.controller.file) : null;
+    let controller = m.kind === 'instanas' && m.controller ? await session(m.controller.file) : null;
+    if (controller && controllerMode === 'auto') {
+      const g = smallGraph(await src.readFile(m.controller!.file), SMALL_GRAPH_MACS);
+      if (g && (await agrees(g, controller, m.controller!.inputShape))) controller = new SmallGraphSession(g, controller, SMALL_GRAPH_BATCH);
+    }
     const stem = await session(m.graph.stem.file);
     const cells = await Promise.all(m.graph.cells.map((c) => Promise.all(c.options.map((o) => session(o.file)))));
     return new ModuleTier(m, controller, stem, cells, await session(m.graph.head.file));
+  }
+
+  get controllerRuns(): 'js' | 'session' | null {
+    return this.controller === null ? null : this.controller instanceof SmallGraphSession ? 'js' : 'session';
   }
 
   /** Cells and head for a batch (the stem's output) whose rows share one path; returns logits [n, labels]. */

@@ -15,11 +15,13 @@ from instanas_search.onnx_torch import OnnxGraph, OnnxTorchError
 from conftest import FIXTURE, REPO
 
 
-def test_bundle_torch_reproduces_the_fixture_golden():
-    """The same numbers the TypeScript runtime checks (test/fixtures/tiny/golden.json), computed by torch from the
-    ONNX graphs alone: controller probabilities, every path code, and the logits."""
-    b = BundleTorch(str(FIXTURE))
-    g = json.loads((FIXTURE / "golden.json").read_text())
+@pytest.mark.parametrize("fixture", [FIXTURE, FIXTURE.parent / "tiny-distilled"])
+def test_bundle_torch_reproduces_the_fixture_golden(fixture):
+    """The same numbers the TypeScript runtime checks (test/fixtures/*/golden.json), computed by torch from the
+    ONNX graphs alone: controller probabilities, every path code, and the logits. tiny's golden file came from the
+    exporter's torch modules, tiny-distilled's from this reader (its controller evaluated in JS by the runtime)."""
+    b = BundleTorch(str(fixture))
+    g = json.loads((fixture / "golden.json").read_text())
     x = torch.tensor(g["inputs"]).view(g["inputShape"])
     probs = b.controller(x)
     assert (probs - torch.tensor(g["controllerProbs"])).abs().max() < 1e-5
