@@ -187,10 +187,17 @@ def cmd_distill(args) -> int:
     from .onnx_torch import OnnxTorchError
     from .bundle_torch import BundleError
     cfg = load_distill_config(resolve_config_path(args.config))
+    lines: List[str] = []
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
     try:
-        run_distill(cfg, args.out, args.command_line)
+        run_distill(cfg, args.out, args.command_line, log=log)
     except (OnnxTorchError, BundleError) as e:
         raise ConfigError(str(e)) from None
+    # Beside the bundle, as a search run's log.jsonl is (the model card renders it).
+    (Path(args.out) / "distill-log.jsonl").write_text("".join(x + "\n" for x in lines))
     _verify(args.out)
     print(json.dumps({"bundle": args.out}))
     return 0

@@ -58,6 +58,7 @@ class ControllerConfig:
     # value; with channels [] the controller is one linear layer on the pooled image, a distillation student, whose
     # onnxruntime run costs about what an empty graph's does)
     pool: str = "mean"
+    hidden: List[int] = field(default_factory=list)  # widths of ReLU linear layers before the last one (an MLP student)
 
 
 @dataclass

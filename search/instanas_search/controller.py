@@ -32,6 +32,11 @@ class Controller(nn.Module):
             for _ in cfg.channels:  # each 3x3 stride-2 conv (padding 1) halves a side, rounding up
                 h, w = (h + 1) // 2, (w + 1) // 2
             c = c * h * w
+        mlp: List[nn.Module] = []
+        for w in cfg.hidden:
+            mlp += [nn.Linear(c, w), nn.ReLU(inplace=True)]
+            c = w
+        self.mlp = nn.Sequential(*mlp)
         self.fc = nn.Linear(c, cells * options)
         nn.init.zeros_(self.fc.bias)
         self.fc.bias.data.fill_(cfg.init_bias)
@@ -42,7 +47,7 @@ class Controller(nn.Module):
             x = F.adaptive_avg_pool2d(x, self.input_size)  # [N, C, s, s]
         f = self.features(x)  # [N, c, h, w]
         h = f.flatten(1) if self.flatten else f.mean(dim=(2, 3))  # [N, c*h*w] or [N, c]
-        return self.fc(h)  # [N, cells*options]
+        return self.fc(self.mlp(h))  # [N, cells*options]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [N, C, H, W] preprocessed image -> probabilities [N, cells*options] (what the bundle exports)."""

@@ -38,6 +38,21 @@ def _chart(ev: Dict[str, Any], out: Path, title: str) -> Optional[str]:
     return out.name
 
 
+def _distilled_lines(prov: Dict[str, Any]) -> List[str]:
+    """For a bundle made by `distill`: what its modules come from, and what that search cost."""
+    d = prov.get("distilledFrom")
+    if not d:
+        return []
+    tp = d.get("provenance", {})
+    tw = tp.get("wallTimeSeconds")
+    teacher = prov.get("config", {}).get("distill", {}).get("teacher", "?")
+    return [f"- Distilled from {d['name']} {d['version']} (`{teacher}`, relative to `search/`): the modules are that "
+            "bundle's, unchanged; only the controller was trained here, to make the teacher's choices.",
+            f"- The teacher's search: `{tp.get('command', '?')}`, seed {tp.get('seed', '?')}, "
+            + (f"{tw / 60:.1f} min of training" if tw else "training time not recorded")
+            + f", git commit `{tp.get('gitCommit', '?')}`."]
+
+
 def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_command: str,
                baseline_eval: Optional[Path] = None) -> Path:
     m = json.loads((bundle / "manifest.json").read_text())
@@ -49,7 +64,8 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         log = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines() if x.strip()]
     chart = _chart(ev, bundle / "paths.png", m["name"])  # a static bundle's shows its one path
     wall = prov.get("wallTimeSeconds")
-    threads = prov.get("config", {}).get("train", {}).get("threads", "?")  # as trained, from the provenance
+    section = "distill" if "distilledFrom" in prov else "train"
+    threads = prov.get("config", {}).get(section, {}).get("threads", "?")  # as trained, from the provenance
     lines = [
         f"# {m['name']} {m['version']} ({m['kind']})", "",
         m.get("description", ""), "",
@@ -58,13 +74,15 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
         "## How it was made", "",
         f"- Command (from `search/`): `{prov['command']}`",
         f"- Seed {prov['seed']}, torch {prov.get('torch', '?')}, git commit `{prov['gitCommit']}`, created {prov['createdAt']}.",
-        f"- Training wall time: {wall / 60:.1f} min" if wall else "- Training wall time: not recorded",
-        (f"- Hardware (recorded when the bundle was exported): {prov['hardware']}; `train.threads={threads}`."
+        (f"- {'Distillation' if 'distilledFrom' in prov else 'Training'} wall time: {wall / 60:.1f} min" if wall
+         else "- Training wall time: not recorded"),
+        (f"- Hardware (recorded when the bundle was exported): {prov['hardware']}; `{section}.threads={threads}`."
          if "hardware" in prov else
          f"- Hardware: not recorded in the bundle (exported before 2026-11-30); `train.threads={threads}`, "
          f"card written on {platform.machine()} with {os.cpu_count()} CPUs."),
-        (f"- Latency table used by the search: {m['latency']['method']} ({m['latency']['device']})." if m["kind"] == "instanas"
-         else f"- No search (static training); the manifest's latency table is a {m['latency']['method']}."), "",
+        (f"- Latency table used by the {'teacher' + chr(39) + 's ' if 'distilledFrom' in prov else ''}search: {m['latency']['method']} ({m['latency']['device']})." if m["kind"] == "instanas"
+         else f"- No search (static training); the manifest's latency table is a {m['latency']['method']}."),
+        *_distilled_lines(prov), "",
         "## Results on the test set, measured through the TypeScript runtime (onnxruntime-node)", "",
         f"Command: `{eval_command}`", "",
         "| metric | value |", "|---|---|",
@@ -98,6 +116,17 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
                   "|---|---|---|---|---|---|"]
         lines += [f"| {r['phase']} | {r['epoch']} | {_pct(r['val_acc'])} | {r.get('val_macs', 0) / 1e6:.2f} | "
                   f"{r.get('val_paths', '')} | {r['seconds']:.0f} |" for r in log]
+    dlog = bundle / "distill-log.jsonl"
+    if dlog.is_file():
+        rows = [json.loads(x) for x in dlog.read_text().splitlines() if x.strip()]
+        lines += ["", "## Distillation log", "", "Per epoch, on the validation split: the share of images whose path the "
+                  "student and the teacher agree on.", "", "| epoch | loss | path agreement | seconds |", "|---|---|---|---|"]
+        lines += [f"| {r['epoch']} | {r['loss']:.5f} | {_pct(r['valPathAgreement'])} | {r['seconds']:.1f} |" for r in rows if "epoch" in r]
+        tests = [r for r in rows if "test" in r]
+        if tests:
+            lines += ["", "On the test split, with torch on the ONNX graphs:", ""]
+            lines += [f"- {r['test']}: " + (f"top-1 {_pct(r['top1'])}, mean {r['meanMacs'] / 1e6:.2f} MMACs, {r['distinctPaths']} paths"
+                                            if "top1" in r else f"{_pct(r['share'])}") for r in tests]
     out = bundle / "MODEL.md"
     out.write_text("\n".join(lines) + "\n")
     return out

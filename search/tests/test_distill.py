@@ -82,14 +82,16 @@ def test_distill_writes_a_bundle_whose_student_follows_the_teacher(tmp_path):
     assert on_disk == m and m["name"] == "tiny-distilled" and (out / "MODEL.md").read_text() == "kept"
     assert m["provenance"]["distilledFrom"]["name"] == "tiny"
     assert "controller" not in m["latency"]["table"]  # the teacher's entry timed another graph
-    assert m["controller"]["params"] == 49 * 25 + 25  # one linear layer on the 7x7-pooled image
+    assert m["controller"]["params"] == (196 * 16 + 16) + (16 * 25 + 25)  # the default student: 14x14 -> 16 -> 25
+    assert "MLP 16 on the image pooled to 14" in m["description"]
     # The modules are the teacher's, byte for byte; only the controller changed.
     for f in teacher.glob("cell*.onnx"):
         assert (out / f.name).read_bytes() == f.read_bytes()
     assert (out / "controller.onnx").read_bytes() != (teacher / "controller.onnx").read_bytes()
-    # Agreement with the teacher grows with training (the log's first and last epochs).
+    # The student learns the teacher's decisions: the loss against them falls (the random fixture teacher's paths
+    # are close to noise on 80 validation images, so whole-path agreement is too coarse to show it here).
     epochs = [json.loads(s) for s in lines if '"epoch"' in s]
-    assert len(epochs) == 4 and epochs[-1]["valPathAgreement"] > epochs[0]["valPathAgreement"]
+    assert len(epochs) == 4 and epochs[-1]["loss"] < 0.6 * epochs[0]["loss"]
     # The new golden file is what torch computes from the new bundle's graphs.
     b = BundleTorch(str(out))
     g = json.loads((out / "golden.json").read_text())
@@ -111,4 +113,5 @@ def test_distill_refusals(tmp_path):
     with pytest.raises(ConfigError, match="student.pool"):
         load_distill_config(str(bad))
     shipped = load_distill_config(str(REPO / "search" / "configs" / "fashion-mnist-distill.json"))
-    assert shipped.student.channels == [] and shipped.student.pool == "flatten"
+    assert shipped.student.channels == [] and shipped.student.pool == "flatten" and shipped.student.hidden == [16]
+    assert (REPO / "search" / shipped.distill.teacher / "manifest.json").is_file()  # the shipped bundle's teacher
