@@ -9,17 +9,21 @@
 // each model then runs as it would alone in a process (its sessions' weights stay in the CPU caches between its
 // images), while the blocks still alternate every few milliseconds so noise hits all arms alike.
 // --c <bundle> adds a fourth arm, another InstaNAS bundle against the same B in the same run (e.g. A with a distilled
-// controller: `python -m instanas_search distill`), so two bundles' ratios are measured under the same noise.
+// controller: `python -m instanas_search distill`), so two bundles' ratios are measured under the same noise;
+// --c-controller session runs C's controller in its onnxruntime session (A keeps 'auto': a small controller in JS),
+// so --c set to A's own folder measures what evaluating the controller in JS saves.
 //   npx vite-node bench/e2e-latency.ts [--a models/fashion-mnist] [--b models/fashion-mnist-mobilenetv2] [--c <bundle>] [--images 2000] [--warm 1] [--block 1]
 import { loadModel } from '../runtime/model-node.js';
 import { makePath } from '../runtime/path.js';
 import { args, cheapestCells, fmt, loadInputs, median, quantile } from './inputs.js';
 
-const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', c: '', images: 2000, warm: 1, block: 1 });
+const a = args({ a: 'models/fashion-mnist', b: 'models/fashion-mnist-mobilenetv2', c: '', 'c-controller': 'auto', images: 2000, warm: 1, block: 1 });
 if (!Number.isInteger(a.block) || a.block < 1) throw new RangeError(`--block: must be an integer >= 1, got ${a.block}`);
 const A = await loadModel(a.a, { threads: 1 });
 const B = await loadModel(a.b, { threads: 1 });
-const C = a.c ? await loadModel(a.c, { threads: 1 }) : undefined;
+const cMode = a['c-controller'];
+if (cMode !== 'auto' && cMode !== 'session') throw new RangeError(`--c-controller: must be auto or session, got ${cMode}`);
+const C = a.c ? await loadModel(a.c, { threads: 1, controller: cMode }) : undefined;
 const inputs = loadInputs(A.manifest, a.images);
 const dims = [1, ...A.inputDims];
 
@@ -75,7 +79,7 @@ const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
 const row = (name: string, xs: number[]) =>
   `${name.padEnd(36)} mean ${fmt(mean(xs), 3)} ms  p50 ${fmt(median(xs), 3)} ms  p99 ${fmt(quantile(xs, 0.99), 3)} ms`;
 console.log(`${inputs.length} Fashion-MNIST test images, batch 1, 1 intra-op thread, interleaved ${a.block === 1 ? 'image by image' : `in blocks of ${a.block} images`}, after ${a.warm} warm-up pass(es)`);
-console.log(row(`${A.manifest.name} (${A.manifest.kind})`, ta));
+console.log(row(`${A.manifest.name} (${A.manifest.kind}${A.controllerRuns ? `, controller: ${A.controllerRuns}` : ''})`, ta));
 console.log(row(`${B.manifest.name} (${B.manifest.kind})`, tb));
 console.log(`ratio A/B: mean ${fmt(mean(ta) / mean(tb), 3)}, p50 ${fmt(median(ta) / median(tb), 3)}`);
 if (cheapest) {
@@ -84,7 +88,7 @@ if (cheapest) {
   console.log(`A's controller: mean ${fmt(mean(ctrl), 3)} ms; cheapest path + controller = ${fmt(floor, 3)} ms: lowest reachable A/B mean ratio ${fmt(floor / mean(tb), 3)}`);
 }
 if (C) {
-  console.log(row(`C: ${C.manifest.name} (${C.manifest.kind})`, td) + (ctrlC.length ? `  controller mean ${fmt(mean(ctrlC), 3)} ms` : ''));
+  console.log(row(`C: ${C.manifest.name} (${C.manifest.kind}, controller: ${C.controllerRuns})`, td) + (ctrlC.length ? `  controller mean ${fmt(mean(ctrlC), 3)} ms` : ''));
   console.log(`ratio C/B: mean ${fmt(mean(td) / mean(tb), 3)}, p50 ${fmt(median(td) / median(tb), 3)}; C/A: mean ${fmt(mean(td) / mean(ta), 3)}`);
 }
 console.log('A cache', JSON.stringify(A.cacheStats()), 'B cache', JSON.stringify(B.cacheStats()));
