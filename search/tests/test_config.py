@@ -39,7 +39,18 @@ def test_op_registry_lists_valid_names():
         build_op("mb_k9_e1", 8, 8, 1)
 
 
-CONFIGS = sorted((REPO / "search" / "configs").glob("*.json"))
+# *-distill.json configure `distill`, not a search (test_distill_configs_load below).
+CONFIGS = sorted(p for p in (REPO / "search" / "configs").glob("*.json") if not p.stem.endswith("-distill"))
+DISTILL_CONFIGS = sorted((REPO / "search" / "configs").glob("*-distill.json"))
+
+
+@pytest.mark.parametrize("path", DISTILL_CONFIGS, ids=[p.stem for p in DISTILL_CONFIGS])
+def test_distill_configs_load_and_name_a_teacher_bundle(path):
+    from instanas_search.distill import load_distill_config
+    cfg = load_distill_config(str(path))
+    assert (REPO / "search" / cfg.distill.teacher / "manifest.json").is_file()
+    with pytest.raises(ConfigError, match="unknown config key 'student'"):
+        load_config(str(path))  # a distill config given to `search` is refused, naming the key
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
