@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../runtime/model-node.js';
 import type { InstaModel } from '../runtime/model.js';
 import { Agent, request } from 'node:http';
-import { adapt, createClassifier } from '../server/backend.js';
+import { adapt, createClassifier, measureMs } from '../server/backend.js';
 import { testImages, startTestServer, MODEL_A } from './helpers/server-fixture.js';
 
 const FIXTURE = path.resolve('test/fixtures/tiny');
@@ -143,6 +143,28 @@ describe('the server under concurrent HTTP load', () => {
     } finally {
       agent.destroy();
       await s.stop();
+    }
+  });
+});
+
+describe('measureMs (what decides whether a model may run inline)', () => {
+  it("times the bundle's most used path and its controller, not whatever path a zero image takes", async () => {
+    // The shipped default's distilled controller sends a zero (mid-grey) image down every option of every cell, a
+    // path 12x the cost of its usual ones; measured on it, the model was refused inline at 4 ms.
+    const m = await loadModel(path.resolve('models/fashion-mnist'), { routed: 'off' });
+    try {
+      const zero = new Float32Array(m.inputDims.reduce((a, b) => a * b, 1));
+      const [r] = await m.classify(zero, [1, ...m.inputDims]);
+      const top = m.manifest.hotPaths![0].code;
+      expect(r.path.code).not.toBe(top);
+      const seen: (string | undefined)[] = [];
+      const classify = m.classify.bind(m);
+      m.classify = (t, d, o = {}) => (seen.push(typeof o.path === 'string' ? o.path : undefined), classify(t, d, o));
+      expect(await measureMs(m, 3)).toBeGreaterThan(0);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((p) => p === top)).toBe(true);
+    } finally {
+      await m.release();
     }
   });
 });

@@ -42,6 +42,10 @@ class DistillConfig:
     lr: float = 0.01  # Adam, cosine decay to 0
     seed: int = 0
     augment: bool = True  # the teacher labels each augmented image afresh: more distinct inputs than the split holds
+    # Share of each batch made of synthetic images outside the data (flat grey levels, uniform noise), labelled by the
+    # teacher: trained on garments only, an MLP student sent a flat grey image down every option of every cell (12x
+    # the usual cost), where the CNN teacher picked a moderate path
+    ood_fraction: float = 0.1
     threads: int = 0  # torch intra-op threads; 0 = torch's default
 
 
@@ -71,6 +75,8 @@ def load_distill_config(path: Optional[str]) -> DistillExperiment:
             raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
         data.pop("$comment", None)
         _merge(cfg, data, "")
+    if not 0 <= cfg.distill.ood_fraction <= 1:
+        raise ConfigError(f"distill.ood_fraction: {cfg.distill.ood_fraction} must be in [0, 1]")
     if cfg.student.pool not in ("mean", "flatten"):
         raise ConfigError(f"student.pool: {cfg.student.pool!r} is not one of mean, flatten")
     return cfg
@@ -99,6 +105,15 @@ def _evaluate(b: BundleTorch, ctrl, x: torch.Tensor, y: torch.Tensor) -> Dict[st
             "distinctPaths": len(set(codes)), "codes": codes}
 
 
+def _ood(images: torch.Tensor, fraction: float, g: torch.Generator) -> torch.Tensor:
+    """round(len(images) * fraction) uint8 images like `images`: half flat grey levels, half uniform noise."""
+    k = int(round(len(images) * fraction))
+    shape = (k,) + tuple(images.shape[1:])
+    flat = torch.randint(0, 256, (k, 1, 1, 1), generator=g).expand(shape)
+    noise = torch.randint(0, 256, shape, generator=g)
+    return torch.where(torch.arange(k).view(-1, 1, 1, 1) % 2 == 0, flat, noise).to(torch.uint8)
+
+
 def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Controller:
     g = torch.Generator().manual_seed(cfg.distill.seed)
     torch.manual_seed(cfg.distill.seed)
@@ -117,6 +132,7 @@ def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Co
         for images, _ in batches(data.train, cfg.distill.batch_size, shuffle=True, g=g):
             if cfg.distill.augment:
                 images = augment(images, pad, g)
+            images = torch.cat([images, _ood(images, cfg.distill.ood_fraction, g)])
             x = normalize(images, data.mean, data.std)  # [B, C, H, W]
             with torch.no_grad():
                 target = (b.controller(x) >= b.threshold).float()  # [B, cells*options]: the teacher's decisions

@@ -115,3 +115,20 @@ def test_distill_refusals(tmp_path):
     shipped = load_distill_config(str(REPO / "search" / "configs" / "fashion-mnist-distill.json"))
     assert shipped.student.channels == [] and shipped.student.pool == "flatten" and shipped.student.hidden == [16]
     assert (REPO / "search" / shipped.distill.teacher / "manifest.json").is_file()  # the shipped bundle's teacher
+
+
+def test_ood_images_are_flat_levels_and_noise_in_the_requested_share():
+    from instanas_search.distill import _ood
+    images = torch.zeros(40, 1, 28, 28, dtype=torch.uint8)
+    out = _ood(images, 0.25, torch.Generator().manual_seed(0))
+    assert out.shape == (10, 1, 28, 28) and out.dtype == torch.uint8
+    flat = [bool((img == img.flatten()[0]).all()) for img in out]
+    assert flat == [True, False] * 5  # even rows one grey level, odd rows noise
+    assert len(_ood(images, 0.0, torch.Generator())) == 0
+    bad = REPO / "search" / "tests" / "_bad_distill.json"
+    try:
+        bad.write_text(json.dumps({"distill": {"ood_fraction": 1.5}}))
+        with pytest.raises(ConfigError, match="distill.ood_fraction"):
+            load_distill_config(str(bad))
+    finally:
+        bad.unlink()
