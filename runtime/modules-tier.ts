@@ -83,7 +83,9 @@ export class ModuleTier {
     const m = src.manifest;
     let controller = m.kind === 'instanas' && m.controller ? await session(m.controller.file) : null;
     if (controller && controllerMode === 'auto') {
-      const g = smallGraph(await src.readFile(m.controller!.file), SMALL_GRAPH_MACS);
+      // Any failure here (a read error included) keeps the session: the JS path is an optimisation.
+      const bytes = await src.readFile(m.controller!.file).catch(() => null);
+      const g = bytes && smallGraph(bytes, SMALL_GRAPH_MACS);
       if (g && (await agrees(g, controller, m.controller!.inputShape))) controller = new SmallGraphSession(g, controller, SMALL_GRAPH_BATCH);
     }
     const stem = await session(m.graph.stem.file);
@@ -132,7 +134,8 @@ export class ModuleTier {
 
   async release(): Promise<void> {
     const all = new Set<Session>([this.stem, this.head, ...this.cells.flat()]);
-    if (this.controller) all.add(this.controller);
+    // The wrapper's own session, so that a session shared with a module (same ONNX file) is released once.
+    if (this.controller) all.add(this.controller instanceof SmallGraphSession ? this.controller.session : this.controller);
     await Promise.all([...all].map((s) => s.release()));
   }
 }

@@ -5,16 +5,18 @@
 // run of its own before the child path, so that fixed cost is paid per image. Evaluated here it costs a few
 // microseconds. Only a handful of ops is understood and the graph must be small (smallGraphMacs); anything else
 // returns null and the caller keeps its session. Float32 values as onnxruntime stores them; sums are accumulated in
-// float64 (results agree with onnxruntime to ~1e-7, which `ModuleTier` checks at load before using it).
+// float64: results differ from onnxruntime's by ~1e-7 (ModuleTier refuses the JS path beyond 1e-5, checked at
+// load), so a probability within ~1e-7 of the threshold may pick another option here (batches <= 2) than in the
+// session (larger batches), as between any two float32 kernels.
 import type { Session, Tensor } from './engine.js';
 import { decodeModel, type AttributeProto, type TensorProto } from './onnx/proto.js';
-import { I32, LEN, VARINT, readFields, varintValue, type RawField } from './onnx/wire.js';
+import { I32, LEN, VARINT, readFields, stringValue, varintValue, type RawField } from './onnx/wire.js';
 
 interface Value {
   data: Float32Array;
   dims: number[];
 }
-type Attrs = Record<string, number | number[]>;
+type Attrs = Record<string, number | number[] | string>;
 type Op = (inputs: (Value | undefined)[], a: Attrs) => Value;
 
 const size = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
@@ -58,7 +60,8 @@ function attrs(list: AttributeProto[], where: string): Attrs {
   for (const a of list)
     for (const f of a.rest) {
       if (f.num === 2 && f.wire === I32) out[a.name] = new DataView(f.data.buffer, f.data.byteOffset, 4).getFloat32(0, true);
-      else if (f.num === 3) out[a.name] = varintValue(f, `${where}.${a.name}`);
+      else if (f.num === 3) out[a.name] = varintValue(f, `${where}.${a.name}`); // a negative value throws: no JS path
+      else if (f.num === 4 && f.wire === LEN) out[a.name] = stringValue(f, `${where}.${a.name}`);
       else if (f.num === 8) out[a.name] = [...((out[a.name] as number[] | undefined) ?? []), ...ints(f, `${where}.${a.name}`)];
     }
   return out;
@@ -123,14 +126,15 @@ const OPS: Record<string, Op> = {
   },
   AveragePool: ([x], a) => {
     const k = a.kernel_shape as number[];
-    const s = (a.strides as number[] | undefined) ?? k;
+    const s = (a.strides as number[] | undefined) ?? k.map(() => 1); // ONNX's default stride is 1 (torch's is the kernel)
     if ((a.pads as number[] | undefined)?.some((p) => p !== 0) || a.ceil_mode) throw new Error('AveragePool with pads or ceil_mode');
+    if ((a.dilations as number[] | undefined)?.some((d) => d !== 1)) throw new Error('AveragePool with dilations');
     return meanPool(x!, k[0], k[1], s[0], s[1]);
   },
   Gemm: ([x, w, b], a) => {
     if (a.transA) throw new Error('Gemm with transA');
     const [n, k] = x!.dims;
-    const tb = a.transB === 1;
+    const tb = !!a.transB;
     const m = tb ? w!.dims[0] : w!.dims[1];
     if ((tb ? w!.dims[1] : w!.dims[0]) !== k) throw new Error(`Gemm: [${x!.dims}] x [${w!.dims}]`);
     if (b && b.data.length !== m && b.data.length !== 1) throw new Error(`Gemm bias of ${b.data.length} values`);
@@ -151,10 +155,14 @@ const OPS: Record<string, Op> = {
   },
 };
 
-/** MACs per input row of the supported ops (Gemm: its weights; the rest: their input size): for the size limit. */
+/** Multiply-adds per input row, for the size limit: Gemm's (its weight count). Pooling and activations, about one
+ * operation per input element, are not counted (784 adds for a 28x28 image). */
 function costPerRow(op: string, ins: (Value | undefined)[]): number {
   return op === 'Gemm' ? ins[1]!.data.length : 0;
 }
+
+/** auto_pad other than NOTSET/VALID pads implicitly, which these ops do not do. */
+const padsImplicitly = (a: Attrs) => typeof a.auto_pad === 'string' && a.auto_pad !== 'NOTSET' && a.auto_pad !== 'VALID';
 
 export interface SmallGraph {
   readonly macs: number;
@@ -169,11 +177,13 @@ export interface SmallGraph {
 export function smallGraph(bytes: Uint8Array, maxMacs: number): SmallGraph | null {
   try {
     const g = decodeModel(bytes, 'small graph').graph;
+    // Ops first: a CNN controller is refused before its weights are decoded.
+    if (g.node.some((n) => n.domain || !(n.opType in OPS))) return null;
+    const nodes = g.node.map((n) => ({ op: n.opType, ins: n.input, out: n.output[0], a: attrs(n.attribute, n.name) }));
+    if (nodes.some((n) => padsImplicitly(n.a))) return null;
     const consts = new Map<string, Value>(g.initializer.map((t) => [t.name, tensor(t, `initializer ${t.name}`)]));
     const inputs = g.input.map((i) => i.name).filter((n) => !consts.has(n));
     if (inputs.length !== 1 || inputs[0] !== 'x' || g.output.length !== 1 || g.output[0].name !== 'y') return null;
-    const nodes = g.node.map((n) => ({ op: n.opType, domain: n.domain, ins: n.input, out: n.output[0], a: attrs(n.attribute, n.name) }));
-    if (nodes.some((n) => n.domain || !(n.op in OPS))) return null;
     const macs = nodes.reduce((s, n) => s + costPerRow(n.op, n.ins.map((i) => consts.get(i))), 0);
     if (macs > maxMacs) return null;
     return {
@@ -201,7 +211,8 @@ export class SmallGraphSession implements Session {
   readonly outputNames: readonly string[];
   constructor(
     private readonly graph: SmallGraph,
-    private readonly session: Session,
+    /** The graph's onnxruntime session: larger batches, and release(). */
+    readonly session: Session,
     private readonly maxBatch: number,
   ) {
     this.inputNames = session.inputNames;

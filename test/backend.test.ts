@@ -149,14 +149,12 @@ describe('the server under concurrent HTTP load', () => {
 
 describe('measureMs (what decides whether a model may run inline)', () => {
   it("times the bundle's most used path and its controller, not whatever path a zero image takes", async () => {
-    // The shipped default's distilled controller sends a zero (mid-grey) image down every option of every cell, a
-    // path 12x the cost of its usual ones; measured on it, the model was refused inline at 4 ms.
+    // A first distilled controller sent a zero (mid-grey) image down every option of every cell, a path 12x the
+    // cost of its usual ones; timed on it, the model was refused inline at 4 ms. The path a grey image takes says
+    // nothing of traffic whatever the controller, so only the top hot path (forced) and the controller are timed.
     const m = await loadModel(path.resolve('models/fashion-mnist'), { routed: 'off' });
     try {
-      const zero = new Float32Array(m.inputDims.reduce((a, b) => a * b, 1));
-      const [r] = await m.classify(zero, [1, ...m.inputDims]);
       const top = m.manifest.hotPaths![0].code;
-      expect(r.path.code).not.toBe(top);
       const seen: (string | undefined)[] = [];
       const classify = m.classify.bind(m);
       m.classify = (t, d, o = {}) => (seen.push(typeof o.path === 'string' ? o.path : undefined), classify(t, d, o));

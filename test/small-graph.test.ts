@@ -52,6 +52,27 @@ describe('smallGraph', () => {
     }
   });
 
+  it("evaluates the shipped default's MLP controller (Gemm, Relu, Gemm, Sigmoid) as onnxruntime does, and the model uses it", async () => {
+    const bytes = readFileSync(path.resolve('models/fashion-mnist/controller.onnx'));
+    const g = smallGraph(bytes, SMALL_GRAPH_MACS);
+    expect(g).not.toBeNull();
+    const s = await createNodeEngine().createSession(bytes);
+    try {
+      for (const n of [1, 2, 9]) {
+        const x = batch(n);
+        expect(maxDiff(g!.run(x).data, (await s.run({ x })).y.data)).toBeLessThan(1e-6);
+      }
+    } finally {
+      await s.release();
+    }
+    const m = await loadModel(path.resolve('models/fashion-mnist'), { warmup: 0, precompile: 0 });
+    try {
+      expect(m.controllerRuns).toBe('js'); // a re-export that the JS path cannot take would show here
+    } finally {
+      await m.release();
+    }
+  });
+
   it('declines graphs it does not evaluate: ops outside its set, or over the MAC limit', () => {
     expect(smallGraph(readFileSync(path.join(CNN, 'controller.onnx')), SMALL_GRAPH_MACS)).toBeNull(); // Conv
     expect(smallGraph(readFileSync(path.join(DISTILLED, 'controller.onnx')), 49 * 25 - 1)).toBeNull();

@@ -39,7 +39,10 @@ class BundleTorch:
         self.stem = OnnxGraph(self.dir / g["stem"]["file"])
         self.head = OnnxGraph(self.dir / g["head"]["file"])
         self.cells = [[OnnxGraph(self.dir / o["file"]) for o in c["options"]] for c in g["cells"]]
-        self.options = max(len(c["options"]) for c in g["cells"])
+        counts = {len(c["options"]) for c in g["cells"]}
+        if len(counts) != 1:  # probabilities are laid out [cells, options]; the runtime allows ragged cells, not this
+            raise BundleError(f"{mf}: cells have different option counts {sorted(counts)}; not supported here")
+        self.options = counts.pop()
         self.identity = [list(c["inputShape"][1:]) == list(c["outputShape"][1:]) for c in g["cells"]]
         self.default = [int(c["defaultOption"]) for c in g["cells"]]
         self.threshold = float(m["controller"]["threshold"])

@@ -74,7 +74,17 @@ def load_distill_config(path: Optional[str]) -> DistillExperiment:
         except json.JSONDecodeError as e:
             raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
         data.pop("$comment", None)
+        if "augment" in data.get("data", {}):
+            raise ConfigError("data.augment: distill augments per distill.augment; set that instead")
         _merge(cfg, data, "")
+    d = cfg.distill
+    for key in ("epochs", "batch_size"):
+        if getattr(d, key) < 1:
+            raise ConfigError(f"distill.{key}: must be >= 1, got {getattr(d, key)}")
+    if not d.lr > 0:
+        raise ConfigError(f"distill.lr: must be > 0, got {d.lr}")
+    if any(w < 1 for w in cfg.student.hidden) or any(w < 1 for w in cfg.student.channels):
+        raise ConfigError(f"student.hidden/channels: widths must be >= 1, got {cfg.student.hidden}/{cfg.student.channels}")
     if not 0 <= cfg.distill.ood_fraction <= 1:
         raise ConfigError(f"distill.ood_fraction: {cfg.distill.ood_fraction} must be in [0, 1]")
     if cfg.student.pool not in ("mean", "flatten"):
@@ -163,21 +173,27 @@ def _golden(b: BundleTorch, student: Controller, x: torch.Tensor, margin: float 
             "controllerProbs": probs.tolist()}
 
 
-def write_bundle(out_dir: str, cfg: DistillExperiment, b: BundleTorch, student: Controller, *, accuracy: Dict[str, Any],
-                 hot: List[Dict[str, Any]], command: str, wall: float) -> Dict[str, Any]:
+def _check_out(out_dir: str, b: BundleTorch) -> Path:
     out = Path(out_dir).resolve()
     if out == b.dir.resolve():
         raise ExportError(f"{out_dir}: the student's bundle must go to a folder of its own, not the teacher's")
     if out == Path.cwd().resolve() or out == out.parent:
         raise ExportError(f"{out_dir}: export into a folder of its own, not the working directory or /")
+    return out
+
+
+def write_bundle(out_dir: str, cfg: DistillExperiment, b: BundleTorch, student: Controller, *, accuracy: Dict[str, Any],
+                 hot: List[Dict[str, Any]], command: str, wall: float) -> Dict[str, Any]:
+    out = _check_out(out_dir, b)
     m = json.loads(json.dumps(b.manifest))
     stage = out.parent / f".{out.name}.distill-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        for f in b.dir.glob("*.onnx"):
-            if f.name != m["controller"]["file"]:
-                shutil.copy2(f, stage / f.name)
+        g = m["graph"]
+        for name in {g["stem"]["file"], g["head"]["file"]} | {o["file"] for c in g["cells"] for o in c["options"]}:
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(b.dir / name, stage / name)  # the files the manifest names, wherever they are
         in_shape = list(m["controller"]["inputShape"])
         macs, params, cout = count_macs(student, tuple(in_shape))
         _to_onnx(student, tuple(in_shape), stage / "controller.onnx", cfg.export.opset)
@@ -219,7 +235,10 @@ def run_distill(cfg: DistillExperiment, out: str, command: str, log=print) -> Di
     if cfg.distill.threads > 0:
         torch.set_num_threads(cfg.distill.threads)
     b = BundleTorch(str(_teacher_dir(cfg.distill.teacher)))
+    _check_out(out, b)  # before training, not after it
     data = load_dataset(cfg.data, cfg.distill.seed)
+    # The student sees what the runtime will feed it: images normalised with the teacher's own input spec.
+    data.mean, data.std = list(b.manifest["input"]["mean"]), list(b.manifest["input"]["std"])
     if list(data.shape) != list(b.manifest["controller"]["inputShape"][1:]):
         raise ConfigError(f"data: images of shape {list(data.shape)} do not fit the teacher's input "
                           f"{b.manifest['controller']['inputShape'][1:]}")

@@ -46,7 +46,7 @@ def _distilled_lines(prov: Dict[str, Any]) -> List[str]:
     tp = d.get("provenance", {})
     tw = tp.get("wallTimeSeconds")
     teacher = prov.get("config", {}).get("distill", {}).get("teacher", "?")
-    return [f"- Distilled from {d['name']} {d['version']} (`{teacher}`, relative to `search/`): the modules are that "
+    return [f"- Distilled from {d['name']} {d['version']} (`distill.teacher`: `{teacher}`): the modules are that "
             "bundle's, unchanged; only the controller was trained here, to make the teacher's choices.",
             f"- The teacher's search: `{tp.get('command', '?')}`, seed {tp.get('seed', '?')}, "
             + (f"{tw / 60:.1f} min of training" if tw else "training time not recorded")

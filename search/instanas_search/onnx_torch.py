@@ -36,6 +36,8 @@ def _pads(p: List[int]) -> List[int]:
 
 
 def _conv(x, w, b, a):
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID", "NOTSET", "VALID"):
+        raise OnnxTorchError(f"Conv auto_pad={a['auto_pad']!r} is not supported")
     return F.conv2d(x, w, b, stride=a.get("strides", [1, 1]), padding=_pads(a.get("pads", [0, 0, 0, 0])),
                     dilation=a.get("dilations", [1, 1]), groups=a.get("group", 1))
 
@@ -52,8 +54,17 @@ def _gemm(x, w, b, a):
 def _avgpool(x, a):
     if a.get("ceil_mode", 0):
         raise OnnxTorchError("AveragePool ceil_mode=1 is not supported")
-    return F.avg_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), _pads(a.get("pads", [0, 0, 0, 0])),
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID", "NOTSET", "VALID"):
+        raise OnnxTorchError(f"AveragePool auto_pad={a['auto_pad']!r} is not supported")
+    # ONNX's default stride is 1 (torch's is the kernel size)
+    return F.avg_pool2d(x, a["kernel_shape"], a.get("strides", [1, 1]), _pads(a.get("pads", [0, 0, 0, 0])),
                         count_include_pad=bool(a.get("count_include_pad", 0)))
+
+
+def _axes(a):
+    if "axes" not in a:  # opset 18 moved them to an input
+        raise OnnxTorchError("ReduceMean without an axes attribute (opset >= 18) is not supported")
+    return a["axes"]
 
 
 # op -> (inputs, attrs) -> output; the op set torch.onnx.export writes for our modules and controllers.
@@ -65,10 +76,11 @@ OPS: Dict[str, Callable] = {
     "Sigmoid": lambda i, a: torch.sigmoid(i[0]),
     "Add": lambda i, a: i[0] + i[1],
     "Gemm": lambda i, a: _gemm(i[0], i[1], i[2] if len(i) > 2 else None, a),
-    "ReduceMean": lambda i, a: i[0].mean(dim=tuple(a["axes"]), keepdim=bool(a.get("keepdims", 1))),
+    "ReduceMean": lambda i, a: i[0].mean(dim=tuple(_axes(a)), keepdim=bool(a.get("keepdims", 1))),
     "GlobalAveragePool": lambda i, a: i[0].mean(dim=(2, 3), keepdim=True),
     "AveragePool": lambda i, a: _avgpool(i[0], a),
-    "Flatten": lambda i, a: i[0].flatten(a.get("axis", 1)),
+    # ONNX Flatten is always 2-D: [prod(shape[:axis]), prod(shape[axis:])]
+    "Flatten": lambda i, a: i[0].reshape(int(torch.tensor(i[0].shape[:a.get("axis", 1)]).prod()), -1),
 }
 
 

@@ -62,7 +62,7 @@ def test_flatten_controller_shapes(channels, size):
 
 def _cfg(teacher, epochs=4):
     cfg = DistillExperiment()
-    cfg.data.dataset, cfg.data.synthetic_size, cfg.data.augment = "synthetic", 400, False
+    cfg.data.dataset, cfg.data.synthetic_size = "synthetic", 400
     cfg.distill.teacher, cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.threads = str(teacher), epochs, 32, 1
     cfg.distill.lr = 0.05
     cfg.export.name = "tiny-distilled"
@@ -101,8 +101,10 @@ def test_distill_writes_a_bundle_whose_student_follows_the_teacher(tmp_path):
 
 
 def test_distill_refusals(tmp_path):
+    lines = []
     with pytest.raises(ExportError, match="folder of its own"):
-        run_distill(_cfg(FIXTURE, epochs=1), str(FIXTURE), "test", log=lambda s: None)
+        run_distill(_cfg(FIXTURE, epochs=1), str(FIXTURE), "test", log=lines.append)
+    assert lines == []  # refused before any training
     with pytest.raises(ConfigError, match="not a bundle folder"):
         run_distill(_cfg(tmp_path, epochs=1), str(tmp_path / "out"), "test", log=lambda s: None)
     bad = tmp_path / "bad.json"
@@ -125,10 +127,15 @@ def test_ood_images_are_flat_levels_and_noise_in_the_requested_share():
     flat = [bool((img == img.flatten()[0]).all()) for img in out]
     assert flat == [True, False] * 5  # even rows one grey level, odd rows noise
     assert len(_ood(images, 0.0, torch.Generator())) == 0
-    bad = REPO / "search" / "tests" / "_bad_distill.json"
-    try:
-        bad.write_text(json.dumps({"distill": {"ood_fraction": 1.5}}))
-        with pytest.raises(ConfigError, match="distill.ood_fraction"):
+
+    
+def test_distill_config_checks(tmp_path):
+    bad = tmp_path / "bad.json"
+    for body, match in [({"distill": {"ood_fraction": 1.5}}, "distill.ood_fraction"),
+                        ({"distill": {"batch_size": 0}}, "distill.batch_size"),
+                        ({"distill": {"lr": 0}}, "distill.lr"),
+                        ({"student": {"hidden": [0]}}, "student.hidden"),
+                        ({"data": {"augment": False}}, "data.augment: distill augments per distill.augment")]:
+        bad.write_text(json.dumps(body))
+        with pytest.raises(ConfigError, match=match):
             load_distill_config(str(bad))
-    finally:
-        bad.unlink()
