@@ -173,18 +173,25 @@ def parse_override(text: str) -> Tuple[List[str], Any]:
     return key.split("."), value
 
 
+def read_config_file(path: str) -> Dict[str, Any]:
+    """A config file's keys ($comment dropped); errors name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a JSON object")
+    data.pop("$comment", None)
+    return data
+
+
 def load_config(path: Optional[str] = None, overrides: Optional[List[str]] = None) -> ExperimentConfig:
     cfg = ExperimentConfig()
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
-        data.pop("$comment", None)
-        _merge(cfg, data, "")
+        _merge(cfg, read_config_file(path), "")
     for text in overrides or []:
         keys, value = parse_override(text)
         nested: Dict[str, Any] = {keys[-1]: value}

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .bundle_torch import BundleTorch
-from .config import ConfigError, ControllerConfig, DataConfig, ExportConfig, _merge
+from .config import ConfigError, ControllerConfig, DataConfig, ExportConfig, _merge, read_config_file
 from .controller import Controller
 from .data import augment, batches, load_dataset, normalize
 from .export import (ExportError, _move_into_place, _to_onnx, git_commit, hardware, path_cells, path_code,
@@ -66,14 +66,7 @@ class DistillExperiment:
 def load_distill_config(path: Optional[str]) -> DistillExperiment:
     cfg = DistillExperiment()
     if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"config file {path}: invalid JSON: {e}") from None
-        data.pop("$comment", None)
+        data = read_config_file(path)
         if "augment" in data.get("data", {}):
             raise ConfigError("data.augment: distill augments per distill.augment; set that instead")
         _merge(cfg, data, "")
