@@ -189,9 +189,10 @@ export function smallGraph(bytes: Uint8Array, maxMacs: number): SmallGraph | nul
     return {
       macs,
       run(x: Tensor): Tensor {
-        const env = new Map<string, Value>(consts);
-        env.set('x', { data: x.data, dims: [...x.dims] });
-        for (const n of nodes) env.set(n.out, OPS[n.op](n.ins.map((i) => (i ? env.get(i) : undefined)), n.a));
+        // Intermediates only: the constants are read from their own map, not copied per call (the batch-1 hot path).
+        const env = new Map<string, Value>([['x', { data: x.data, dims: [...x.dims] }]]);
+        const value = (i: string) => (i ? (env.get(i) ?? consts.get(i)) : undefined);
+        for (const n of nodes) env.set(n.out, OPS[n.op](n.ins.map(value), n.a));
         const y = env.get('y');
         if (!y) throw new Error("small graph produced no output 'y'");
         return { data: y.data, dims: y.dims };
