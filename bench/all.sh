@@ -4,7 +4,7 @@
 # cores shared with a training are still noise. Output: one log per benchmark under $OUT (default
 # bench/results/<UTC date-time>), plus the machine's load before and after.
 #   bash bench/all.sh [--quick]     (--quick: fewer images/rounds, to check the scripts run)
-#   INSTANAS_RUN=<search run dir> bash bench/all.sh   (floors for compiled-path.ts from that checkpoint)
+#   INSTANAS_RUN=<search run dir> bash bench/all.sh   (floors for compiled-path.ts from that checkpoint; else from the bundle's ONNX weights)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 quick=${1:-}

@@ -47,18 +47,13 @@ console.log(`${a.bundle}: ${m.graph.cells.length} cells, ${inputs.length} images
 const bundleId = createHash('sha256').update(readFileSync(path.join(a.bundle, 'manifest.json'))).digest('hex').slice(0, 12);
 const floorDir = a.floor || path.join(os.tmpdir(), 'instanas-floor', `${path.basename(path.resolve(a.bundle))}-${bundleId}`);
 const missing = top.filter(([code]) => !existsSync(path.join(floorDir, `${code}.onnx`)));
-// Without the search's checkpoint (--run) the floors cannot be exported; the other arms, and the runtime
-// overhead they give, are still measured.
-let haveFloor = true;
+// The exporter takes the weights from the search's checkpoint with --run, else from the bundle's own ONNX modules
+// (BatchNorm folded back in torch); the logits check below compares the floor with the bundle.
 if (missing.length) {
   const cmd = ['bench/export_static_path.py', '--bundle', a.bundle, '--out', floorDir, '--paths', missing.map(([c]) => c).join(',')];
   if (a.run) cmd.push('--run', a.run);
   const r = spawnSync('/usr/bin/python3', cmd, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) {
-    if (a.run) throw new Error(`bench/export_static_path.py failed (exit ${r.status})`);
-    console.log('floor: not measured (bench/export_static_path.py needs the search checkpoint: pass --run <search output folder>)');
-    haveFloor = false;
-  }
+  if (r.status !== 0) throw new Error(`bench/export_static_path.py failed (exit ${r.status})`);
 }
 
 const readBundle = (name: string) => readFile(path.join(a.bundle, name)).then((b) => new Uint8Array(b));
@@ -78,16 +73,16 @@ const ratios = { floor: [] as number[], modules: [] as number[], overhead: [] as
 for (const [code, u] of top) {
   const x: Tensor = { data: u.input, dims: [1, ...per] };
   const graphBytes = await compilePath(m, readBundle, u.cells);
-  const floorBytes = haveFloor ? new Uint8Array(readFileSync(path.join(floorDir, `${code}.onnx`))) : undefined;
+  const floorBytes = new Uint8Array(readFileSync(path.join(floorDir, `${code}.onnx`)));
   const graph: Session = await engine.createSession(graphBytes);
-  const floor: Session | undefined = floorBytes && (await engine.createSession(floorBytes));
+  const floor: Session = await engine.createSession(floorBytes);
   // Structure, free of timing noise: both graphs should hold the same operators.
   const ops = (b: Uint8Array) => decodeModel(b).graph.node.filter((n) => n.opType !== 'Constant').length;
   const arms: Record<string, () => Promise<ArrayLike<number>>> = {
     modules: async () => (await modules.classify(u.input, x.dims, { path: code }))[0].logits,
     compiled: async () => (await compiled.classify(u.input, x.dims, { path: code }))[0].logits,
     graph: async () => (await graph.run({ x })).y.data,
-    ...(floor ? { floor: async () => (await floor.run({ x })).y.data } : {}),
+    floor: async () => (await floor.run({ x })).y.data,
   };
   const names = Object.keys(arms);
   // Same weights or the comparison means nothing: every arm must give the same logits.
@@ -106,21 +101,21 @@ for (const [code, u] of top) {
   const med = Object.fromEntries(names.map((n) => [n, median(times[n])]));
   // Paired: arms of one iteration ran back to back, so their ratio cancels slow drifts in machine load.
   const paired = (p: string, q: string) => median(times[p].map((t, i) => t / times[q][i]));
-  if (floor) ratios.floor.push(paired('graph', 'floor'));
+  ratios.floor.push(paired('graph', 'floor'));
   ratios.modules.push(paired('modules', 'compiled'));
   const modulesRun = 2 + u.cells.reduce((s, c) => s + c.length, 0);
   // Runtime overhead of the compiled tier: what InstaModel adds around the one session run (checks, grouping, softmax, top-k).
   ratios.overhead.push(1 - paired('graph', 'compiled'));
-  rows.push([code, String(u.count), String(modulesRun), `${ops(graphBytes)}/${floorBytes ? ops(floorBytes) : '-'}`,
-    ...['modules', 'compiled', 'graph', 'floor'].map((n) => (med[n] === undefined ? '-' : fmt(med[n], 0))),
-    floor ? fmt(ratios.floor.at(-1)!) : '-', fmt(ratios.modules.at(-1)!), `${fmt(100 * ratios.overhead.at(-1)!, 1)}%`, diff.toExponential(1)]);
+  rows.push([code, String(u.count), String(modulesRun), `${ops(graphBytes)}/${ops(floorBytes)}`,
+    ...['modules', 'compiled', 'graph', 'floor'].map((n) => fmt(med[n], 0)),
+    fmt(ratios.floor.at(-1)!), fmt(ratios.modules.at(-1)!), `${fmt(100 * ratios.overhead.at(-1)!, 1)}%`, diff.toExponential(1)]);
   await graph.release();
-  await floor?.release();
+  await floor.release();
 }
 const header = ['path', 'uses', 'modules', 'nodes graph/floor', 'modules us', 'compiled us', 'graph us', 'floor us', 'graph/floor', 'modules/compiled', 'overhead', 'max |dlogit|'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padStart(widths[i])).join('  '));
-console.log(`ratios are medians of per-iteration ratios; over paths: graph/floor ${haveFloor ? fmt(median(ratios.floor)) : 'not measured'} (target <= 1.10), modules/compiled ${fmt(median(ratios.modules))}, runtime overhead 1 - graph/compiled ${fmt(100 * median(ratios.overhead), 1)}% (target <= 10%); ${a.iters} interleaved iterations per arm, medians in us`);
+console.log(`ratios are medians of per-iteration ratios; over paths: graph/floor ${fmt(median(ratios.floor))} (target <= 1.10), modules/compiled ${fmt(median(ratios.modules))}, runtime overhead 1 - graph/compiled ${fmt(100 * median(ratios.overhead), 1)}% (target <= 10%); ${a.iters} interleaved iterations per arm, medians in us`);
 console.log(`cache: ${JSON.stringify(compiled.cacheStats())}`);
 await modules.release();
 await compiled.release();
