@@ -95,3 +95,16 @@ class BundleTorch:
             for j, o in enumerate(c["options"]):
                 table[i, j] = o["macs"]
         return g["stem"]["macs"] + g["head"]["macs"] + (executed.double() * table).sum((1, 2))
+
+    def latency(self, executed: torch.Tensor) -> torch.Tensor:
+        """Each row's child-path latency from the manifest's latency table (stem + executed options + head), in the
+        table's unit, as the search's reward sums it: [N]."""
+        g = self.manifest["graph"]
+        table = (self.manifest.get("latency") or {}).get("table") or {}
+        ids = ["stem", "head"] + [o["id"] for c in g["cells"] for o in c["options"]]
+        missing = [i for i in ids if not isinstance(table.get(i), (int, float))]
+        if missing:
+            raise BundleError(f"{self.dir / 'manifest.json'}: latency.table has no entry for {', '.join(missing[:5])}"
+                              f"{' ...' if len(missing) > 5 else ''}; run `instanas profile` on the bundle first")
+        cells = torch.tensor([[float(table[o["id"]]) for o in c["options"]] for c in g["cells"]], dtype=torch.float64)
+        return float(table["stem"]) + float(table["head"]) + (executed.double() * cells).sum((1, 2))

@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(fn=cmd_export)
 
     d = sub.add_parser("distill", help="train a cheaper controller that makes a bundle's controller's choices")
-    d.add_argument("--config", default="fashion-mnist-distill", help="distill config file, or a name in search/configs")
+    d.add_argument("--config", default="fashion-mnist-distill-cheap", help="distill config file, or a name in search/configs")
     d.add_argument("--out", required=True, help="bundle folder to write (the teacher's modules, the student controller)")
     d.set_defaults(fn=cmd_distill)
 

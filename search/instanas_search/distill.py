@@ -7,7 +7,11 @@ split; the meta-graph's modules are not touched. The new bundle is the teacher's
 its accuracy, MACs and paths are measured again (here with torch on the ONNX graphs, then by the runtime's `eval`).
 A controller this small is evaluated in JS by the runtime at batch 1 (runtime/small-graph.ts): no session run at all.
 
-    python -m instanas_search distill --config fashion-mnist-distill --out ../models/fashion-mnist
+    python -m instanas_search distill --config fashion-mnist-distill-cheap --out ../models/fashion-mnist
+
+With `distill.target: cheapest-agreeing` the student learns cheaper choices than its teacher's (targets.py), and
+`distill.finetune_epochs` then re-trains the modules on the student's paths (finetune.py): the default bundle since
+session 13. `configs/fashion-mnist-distill.json` (the teacher's own choices, modules unchanged) made session 12's.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from .bundle_torch import BundleTorch
 from .config import ConfigError, ControllerConfig, DataConfig, ExportConfig, _merge, read_config_file
 from .controller import Controller
 from .data import augment, batches, load_dataset, normalize
+from .finetune import finetune_modules, write_modules
+from .targets import cheapest_agreeing, top_paths
 from .export import (ExportError, _move_into_place, _to_onnx, git_commit, hardware, path_cells, path_code,
                      validate_manifest)
 from .macs import count_macs
@@ -47,6 +53,18 @@ class DistillConfig:
     # the usual cost), where the CNN teacher picked a moderate path
     ood_fraction: float = 0.1
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    # What the student learns to choose. "teacher": the teacher's own decisions. "cheapest-agreeing": per image, the
+    # cheapest (by the bundle's latency table) of the teacher's `candidates` most used paths whose prediction is the
+    # teacher path's prediction with probability >= `min_confidence`; the teacher's own path where none is cheaper.
+    # It spends the accuracy slack on latency: the search's controller picks paths by an expected reward, not by the
+    # cheapest path that still gives the same answer for this image. Targets are computed once, on unaugmented images.
+    target: str = "teacher"
+    candidates: int = 8  # the teacher's most used paths on the training split; fewer paths also mean fewer switches
+    min_confidence: float = 0.0  # 0: any candidate with the same top-1 as the teacher's path
+    # Then fine-tune the modules on the student's greedy paths, the search's last phase (finetune.py); 0 keeps the
+    # teacher's modules byte for byte
+    finetune_epochs: int = 0
+    finetune_lr: float = 0.005  # SGD, momentum 0.9, cosine to 0: low, the modules start trained
 
 
 @dataclass
@@ -80,6 +98,19 @@ def load_distill_config(path: Optional[str]) -> DistillExperiment:
         raise ConfigError(f"student.hidden/channels: widths must be >= 1, got {cfg.student.hidden}/{cfg.student.channels}")
     if not 0 <= cfg.distill.ood_fraction <= 1:
         raise ConfigError(f"distill.ood_fraction: {cfg.distill.ood_fraction} must be in [0, 1]")
+    if d.target not in ("teacher", "cheapest-agreeing"):
+        raise ConfigError(f"distill.target: {d.target!r} is not one of teacher, cheapest-agreeing")
+    if d.target == "cheapest-agreeing" and d.augment:
+        raise ConfigError("distill.augment: the cheapest-agreeing targets are computed once, on unaugmented images; "
+                          "set distill.augment to false")
+    if d.candidates < 1:
+        raise ConfigError(f"distill.candidates: must be >= 1, got {d.candidates}")
+    if d.finetune_epochs < 0:
+        raise ConfigError(f"distill.finetune_epochs: must be >= 0, got {d.finetune_epochs}")
+    if not d.finetune_lr > 0:
+        raise ConfigError(f"distill.finetune_lr: must be > 0, got {d.finetune_lr}")
+    if not 0 <= d.min_confidence <= 1:
+        raise ConfigError(f"distill.min_confidence: {d.min_confidence} must be in [0, 1]")
     if cfg.student.pool not in ("mean", "flatten"):
         raise ConfigError(f"student.pool: {cfg.student.pool!r} is not one of mean, flatten")
     return cfg
@@ -117,6 +148,23 @@ def _ood(images: torch.Tensor, fraction: float, g: torch.Generator) -> torch.Ten
     return torch.where(torch.arange(k).view(-1, 1, 1, 1) % 2 == 0, flat, noise).to(torch.uint8)
 
 
+def _targets(cfg: DistillExperiment, b: BundleTorch, data, g: torch.Generator, log):
+    """cheapest-agreeing: the fixed training inputs (training split + OOD images, normalised) and their targets."""
+    d = cfg.distill
+    images = torch.cat([data.train.images, _ood(data.train.images, d.ood_fraction, g)])
+    x = normalize(images, data.mean, data.std)  # [N, C, H, W]
+    teacher = _decisions(b, b.controller, x)
+    candidates = top_paths(b, teacher[:len(data.train.images)], d.candidates)
+    target = cheapest_agreeing(b, x, teacher, candidates, d.min_confidence)
+    moved = (target != teacher).flatten(1).any(1).float().mean()
+    log(json.dumps({"targets": "cheapest-agreeing", "candidates": b.path_codes(candidates),
+                    "candidateLatencyMs": [round(float(c), 5) for c in b.latency(candidates)],
+                    "movedOffTeacherPath": round(float(moved), 4),
+                    "meanLatencyMs": {"teacher": round(float(b.latency(teacher).mean()), 5),
+                                      "target": round(float(b.latency(target).mean()), 5)}}))
+    return x, target.flatten(1), candidates
+
+
 def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Controller:
     g = torch.Generator().manual_seed(cfg.distill.seed)
     torch.manual_seed(cfg.distill.seed)
@@ -124,21 +172,25 @@ def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Co
     cells, options = len(b.cells), b.options
     student = Controller(cfg.student, c, (h, w), cells, options)
     opt = torch.optim.Adam(student.parameters(), lr=cfg.distill.lr)
-    steps = cfg.distill.epochs * -(-len(data.train.labels) // cfg.distill.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
     pad = 2 if h <= 28 else 4
     val_x = normalize(data.val.images, data.mean, data.std)
-    teacher_val = _decisions(b, b.controller, val_x)
+    val_target = _decisions(b, b.controller, val_x)
+    fixed = None
+    if cfg.distill.target == "cheapest-agreeing":
+        fixed = _targets(cfg, b, data, g, log)
+        val_target = cheapest_agreeing(b, val_x, val_target, fixed[2], cfg.distill.min_confidence)
+    n_rows = len(fixed[0]) if fixed else len(data.train.labels)
+    steps = cfg.distill.epochs * -(-n_rows // cfg.distill.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
     for epoch in range(cfg.distill.epochs):
         t0, total, n = time.time(), 0.0, 0
         student.train()
-        for images, _ in batches(data.train, cfg.distill.batch_size, shuffle=True, g=g):
-            if cfg.distill.augment:
-                images = augment(images, pad, g)
-            images = torch.cat([images, _ood(images, cfg.distill.ood_fraction, g)])
-            x = normalize(images, data.mean, data.std)  # [B, C, H, W]
-            with torch.no_grad():
-                target = (b.controller(x) >= b.threshold).float()  # [B, cells*options]: the teacher's decisions
+        if fixed:
+            order = torch.randperm(n_rows, generator=g)
+            feed = ((fixed[0][idx], fixed[1][idx]) for idx in order.split(cfg.distill.batch_size))
+        else:
+            feed = _teacher_batches(cfg, b, data, g, pad)
+        for x, target in feed:  # x [B, C, H, W] normalised; target [B, cells*options] in {0, 1}
             loss = F.binary_cross_entropy_with_logits(student.scores(x), target)
             opt.zero_grad()
             loss.backward()
@@ -146,10 +198,22 @@ def train_student(cfg: DistillExperiment, b: BundleTorch, data, log=print) -> Co
             sched.step()
             total, n = total + float(loss) * len(x), n + len(x)
         student.eval()
-        agree = (_decisions(b, student, val_x) == teacher_val).flatten(1).all(1).float().mean()
+        agree = (_decisions(b, student, val_x) == val_target).flatten(1).all(1).float().mean()
         log(json.dumps({"epoch": epoch + 1, "loss": round(total / max(n, 1), 5), "valPathAgreement": round(float(agree), 4),
                         "seconds": round(time.time() - t0, 1)}))
     return student.eval()
+
+
+def _teacher_batches(cfg: DistillExperiment, b: BundleTorch, data, g: torch.Generator, pad: int):
+    """target "teacher": each batch (augmented, OOD images added) labelled afresh with the teacher's decisions."""
+    for images, _ in batches(data.train, cfg.distill.batch_size, shuffle=True, g=g):
+        if cfg.distill.augment:
+            images = augment(images, pad, g)
+        images = torch.cat([images, _ood(images, cfg.distill.ood_fraction, g)])
+        x = normalize(images, data.mean, data.std)  # [B, C, H, W]
+        with torch.no_grad():
+            target = (b.controller(x) >= b.threshold).float()  # [B, cells*options]: the teacher's decisions
+        yield x, target  # outside no_grad: the caller's forward and backward run between two yields
 
 
 def _golden(b: BundleTorch, student: Controller, x: torch.Tensor, margin: float = 1e-3) -> Dict[str, Any]:
@@ -194,7 +258,9 @@ def write_bundle(out_dir: str, cfg: DistillExperiment, b: BundleTorch, student: 
         st = cfg.student
         kind = "CNN" if st.channels else ("MLP " + "-".join(str(w) for w in st.hidden) if st.hidden else "linear layer")
         m["description"] = (f"{b.manifest['name']} {b.manifest['version']}'s meta-graph with a distilled controller "
-                            f"({kind} on the image pooled to {st.input_size or 'full size'})")
+                            f"({kind} on the image pooled to {st.input_size or 'full size'})"
+                            + (f", modules fine-tuned {cfg.distill.finetune_epochs} epochs on its paths"
+                               if cfg.distill.finetune_epochs else ""))
         m["controller"] = {"file": "controller.onnx", "inputShape": in_shape, "outputShape": list(cout),
                            "threshold": b.threshold, "macs": int(macs), "params": int(params)}
         # The table is the one the teacher's search used; its controller entry measured the teacher's graph.
@@ -237,7 +303,30 @@ def run_distill(cfg: DistillExperiment, out: str, command: str, log=print) -> Di
                           f"{b.manifest['controller']['inputShape'][1:]}")
     t0 = time.time()
     student = train_student(cfg, b, data, log)
-    wall = time.time() - t0
+    tuned = None
+    try:
+        if cfg.distill.finetune_epochs:
+            graph = finetune_modules(b, student, data, epochs=cfg.distill.finetune_epochs, lr=cfg.distill.finetune_lr,
+                                     batch_size=cfg.distill.batch_size, seed=cfg.distill.seed, log=log)
+            # The teacher's bundle with the tuned modules, beside the output: evaluated and copied from like a teacher.
+            tuned = Path(out).resolve().parent / f".{Path(out).name}.finetune-{os.getpid()}"
+            shutil.rmtree(tuned, ignore_errors=True)
+            tuned.mkdir(parents=True)
+            shutil.copy2(b.dir / "manifest.json", tuned / "manifest.json")
+            for name in (b.manifest["controller"]["file"], b.manifest.get("golden")):
+                if name:  # the golden file's inputs are reused for the new bundle's golden outputs
+                    shutil.copy2(b.dir / name, tuned / name)
+            write_modules(graph, b.manifest, tuned, cfg.export.opset)
+            b = BundleTorch(str(tuned))
+        wall = time.time() - t0
+        return _measure_and_write(cfg, b, student, data, out, command, wall, log)
+    finally:
+        if tuned:
+            shutil.rmtree(tuned, ignore_errors=True)
+
+
+def _measure_and_write(cfg: DistillExperiment, b: BundleTorch, student: Controller, data, out: str, command: str,
+                       wall: float, log) -> Dict[str, Any]:
     val_x = normalize(data.val.images, data.mean, data.std)
     hot_counts: Dict[str, int] = {}
     for code in b.path_codes(_decisions(b, student, val_x)):

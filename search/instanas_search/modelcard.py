@@ -45,9 +45,18 @@ def _distilled_lines(prov: Dict[str, Any]) -> List[str]:
         return []
     tp = d.get("provenance", {})
     tw = tp.get("wallTimeSeconds")
-    teacher = prov.get("config", {}).get("distill", {}).get("teacher", "?")
-    return [f"- Distilled from {d['name']} {d['version']} (`distill.teacher`: `{teacher}`): the modules are that "
-            "bundle's, unchanged; only the controller was trained here, to make the teacher's choices.",
+    dc = prov.get("config", {}).get("distill", {})
+    teacher = dc.get("teacher", "?")
+    if dc.get("target", "teacher") == "cheapest-agreeing":
+        goal = (f"to pick, per image, the cheapest of the teacher's {dc.get('candidates', '?')} most used paths "
+                f"that gives the teacher's answer (probability >= {dc.get('min_confidence', 0)})")
+    else:
+        goal = "to make the teacher's choices"
+    tuned = dc.get("finetune_epochs", 0)
+    modules = (f"the modules are that bundle's, fine-tuned here {tuned} epochs on the new controller's paths "
+               "(BatchNorm frozen)" if tuned else "the modules are that bundle's, unchanged")
+    return [f"- Distilled from {d['name']} {d['version']} (`distill.teacher`: `{teacher}`): {modules}; the controller "
+            f"was trained here, {goal}.",
             f"- The teacher's search: `{tp.get('command', '?')}`, seed {tp.get('seed', '?')}, "
             + (f"{tw / 60:.1f} min of training" if tw else "training time not recorded")
             + f", git commit `{tp.get('gitCommit', '?')}`."]
@@ -119,13 +128,27 @@ def write_card(bundle: Path, eval_json: Path, run_dir: Optional[Path], eval_comm
     dlog = bundle / "distill-log.jsonl"
     if dlog.is_file():
         rows = [json.loads(x) for x in dlog.read_text().splitlines() if x.strip()]
-        lines += ["", "## Distillation log", "", "Per epoch, on the validation split: the share of images whose path the "
-                  "student and the teacher agree on.", "", "| epoch | loss | path agreement | seconds |", "|---|---|---|---|"]
+        lines += ["", "## Distillation log", ""]
+        target = next((r for r in rows if "targets" in r), None)
+        if target:
+            lines += [f"Targets ({target['targets']}, training split + synthetic images): "
+                      f"{_pct(target['movedOffTeacherPath'])} of the images moved off the teacher's path; mean table "
+                      f"latency {target['meanLatencyMs']['teacher']:.4f} -> {target['meanLatencyMs']['target']:.4f} ms. "
+                      "Candidates (the teacher's most used paths, most used first): " + ", ".join(f"`{c}`" for c in target["candidates"]) + ".", ""]
+        whose = "its targets" if target else "the teacher"
+        lines += [f"Per epoch, on the validation split: the share of images whose path the student and {whose} agree on.",
+                  "", "| epoch | loss | path agreement | seconds |", "|---|---|---|---|"]
         lines += [f"| {r['epoch']} | {r['loss']:.5f} | {_pct(r['valPathAgreement'])} | {r['seconds']:.1f} |" for r in rows if "epoch" in r]
+        tuned = [r for r in rows if "finetuneEpoch" in r]
+        if tuned:
+            lines += ["", "Fine-tuning the modules on the student's paths (validation split; epoch 0: before):", "",
+                      "| epoch | loss | val top-1 | seconds |", "|---|---|---|---|"]
+            lines += [f"| {r['finetuneEpoch']} | {r['loss']:.5f} | {_pct(r['valTop1'])} | {r['seconds']:.1f} |" if "loss" in r
+                      else f"| {r['finetuneEpoch']} | | {_pct(r['valTop1'])} | |" for r in tuned]
         tests = [r for r in rows if "test" in r]
         if tests:
-            lines += ["", "On the test split, with torch on the ONNX graphs:", ""]
-            lines += [f"- {r['test']}: " + (f"top-1 {_pct(r['top1'])}, mean {r['meanMacs'] / 1e6:.2f} MMACs, {r['distinctPaths']} paths"
+            lines += ["", "On the test split, with torch on the ONNX graphs" + (" (every row on this bundle's modules)" if tuned else "") + ":", ""]
+            lines += [f"- {'the teacher' + chr(39) + 's controller' if r['test'] == 'teacher' and tuned else r['test']}: " + (f"top-1 {_pct(r['top1'])}, mean {r['meanMacs'] / 1e6:.2f} MMACs, {r['distinctPaths']} paths"
                                             if "top1" in r else f"{_pct(r['share'])}") for r in tests]
     out = bundle / "MODEL.md"
     out.write_text("\n".join(lines) + "\n")

@@ -114,9 +114,13 @@ def test_distill_refusals(tmp_path):
     bad.write_text(json.dumps({"student": {"pool": "max"}}))
     with pytest.raises(ConfigError, match="student.pool"):
         load_distill_config(str(bad))
-    shipped = load_distill_config(str(REPO / "search" / "configs" / "fashion-mnist-distill.json"))
-    assert shipped.student.channels == [] and shipped.student.pool == "flatten" and shipped.student.hidden == [16]
-    assert (REPO / "search" / shipped.distill.teacher / "manifest.json").is_file()  # the shipped bundle's teacher
+    for name in ("fashion-mnist-distill", "fashion-mnist-distill-cheap"):
+        shipped = load_distill_config(str(REPO / "search" / "configs" / f"{name}.json"))
+        assert shipped.student.channels == [] and shipped.student.pool == "flatten" and shipped.student.hidden == [16]
+        assert (REPO / "search" / shipped.distill.teacher / "manifest.json").is_file()  # the shipped bundle's teacher
+    # The default bundle was made by the config file that says so (its manifest records the resolved config).
+    made = json.loads((REPO / "models" / "fashion-mnist" / "manifest.json").read_text())["provenance"]["config"]
+    assert made == shipped.to_dict()
 
 
 def test_ood_images_are_flat_levels_and_noise_in_the_requested_share():
@@ -139,3 +143,85 @@ def test_distill_config_checks(tmp_path):
         bad.write_text(json.dumps(body))
         with pytest.raises(ConfigError, match=match):
             load_distill_config(str(bad))
+
+
+def test_cheapest_agreeing_picks_the_cheapest_candidate_with_the_teachers_answer():
+    from instanas_search.targets import cheapest_agreeing, top_paths as _top_paths
+    b = BundleTorch(str(FIXTURE))
+    g = json.loads((FIXTURE / "golden.json").read_text())
+    x = torch.cat([torch.tensor(g["inputs"]).view(g["inputShape"]), torch.randn(60, *g["inputShape"][1:])])
+    teacher = b.resolve(b.controller(x))
+    cands = _top_paths(b, teacher, 4)
+    assert len(cands) == min(4, len(set(b.path_codes(teacher))))
+    target = cheapest_agreeing(b, x, teacher, cands, 0.0)
+    pred = b.logits(x, teacher).argmax(1)
+    cand_codes = b.path_codes(cands)
+    cost_t, cost_c = b.latency(teacher), b.latency(cands)
+    moved = 0
+    for n, code in enumerate(b.path_codes(target)):
+        # Brute force: the cheapest candidate (cheaper than the teacher's path) that gives the teacher's answer.
+        agreeing = [k for k in range(len(cands)) if cost_c[k] < cost_t[n]
+                    and int(b.logits(x[n:n + 1], cands[k:k + 1]).argmax(1)) == int(pred[n])]
+        want = cand_codes[min(agreeing, key=lambda k: cost_c[k])] if agreeing else b.path_codes(teacher[n:n + 1])[0]
+        assert code == want
+        moved += bool(agreeing)
+    assert moved > 0  # the fixture's random teacher leaves cheaper agreeing paths: the search above is exercised
+    assert (b.latency(target) <= cost_t).all()
+    # A confidence bar no softmax row reaches leaves every row on its teacher's path.
+    assert torch.equal(cheapest_agreeing(b, x, teacher, cands, 1.0), teacher)
+
+
+def test_distill_to_cheapest_agreeing_targets(tmp_path):
+    cfg = _cfg(FIXTURE, epochs=3)
+    cfg.distill.target, cfg.distill.augment, cfg.distill.candidates = "cheapest-agreeing", False, 3
+    lines = []
+    m = run_distill(cfg, str(tmp_path / "out"), "test", log=lines.append)
+    validate_manifest(m)
+    t = json.loads(next(s for s in lines if '"targets"' in s))
+    assert len(t["candidates"]) == 3 and t["meanLatencyMs"]["target"] <= t["meanLatencyMs"]["teacher"]
+    assert 0 < t["movedOffTeacherPath"] <= 1
+    assert m["provenance"]["config"]["distill"]["target"] == "cheapest-agreeing"
+
+
+def test_cheapest_agreeing_config_checks(tmp_path):
+    bad = tmp_path / "bad.json"
+    for body, match in [({"distill": {"target": "fastest"}}, "distill.target: 'fastest' is not one of"),
+                        ({"distill": {"target": "cheapest-agreeing"}}, "set distill.augment to false"),
+                        ({"distill": {"candidates": 0, "augment": False}}, "distill.candidates"),
+                        ({"distill": {"min_confidence": 2}}, "distill.min_confidence")]:
+        bad.write_text(json.dumps(body))
+        with pytest.raises(ConfigError, match=match):
+            load_distill_config(str(bad))
+
+
+def test_metagraph_from_bundle_computes_the_bundles_logits():
+    from instanas_search.bundle_metagraph import metagraph_from_bundle
+    b = BundleTorch(str(FIXTURE))
+    g = json.loads((FIXTURE / "golden.json").read_text())
+    x = torch.tensor(g["inputs"]).view(g["inputShape"])
+    ex = b.resolve(b.controller(x))
+    with torch.no_grad():
+        y = metagraph_from_bundle(FIXTURE)(x, ex)
+    assert (y - torch.tensor(g["logits"])).abs().max() < 1e-4
+
+
+def test_distill_with_finetuning_writes_tuned_modules_that_torch_reads_back(tmp_path):
+    cfg = _cfg(FIXTURE, epochs=2)
+    cfg.distill.finetune_epochs, cfg.distill.finetune_lr = 2, 0.05
+    lines = []
+    m = run_distill(cfg, str(tmp_path / "out"), "test", log=lines.append)
+    validate_manifest(m)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the tuned staging folder is gone
+    assert "modules fine-tuned 2 epochs" in m["description"]
+    tuned = [json.loads(s) for s in lines if '"finetuneEpoch"' in s]
+    assert [t["finetuneEpoch"] for t in tuned] == [0, 1, 2] and tuned[-1]["loss"] > 0
+    changed = [f.name for f in FIXTURE.glob("cell*.onnx") if (out / f.name).read_bytes() != f.read_bytes()]
+    assert changed  # the modules the student's paths use were trained
+    # The golden file is what torch computes from the written (tuned) graphs, and the card says what was done.
+    b = BundleTorch(str(out))
+    g = json.loads((out / "golden.json").read_text())
+    x = torch.tensor(g["inputs"]).view(g["inputShape"])
+    assert (b.logits(x, b.resolve(b.controller(x))) - torch.tensor(g["logits"])).abs().max() < 1e-5
+    from instanas_search.modelcard import _distilled_lines
+    assert "fine-tuned here 2 epochs" in " ".join(_distilled_lines(m["provenance"]))
