@@ -6,7 +6,8 @@
 //   floor    torch's own export of the same path as one static model, Session.run alone
 // Prints per-path medians (us) and ratios graph/floor (target <= 1.10) and modules/compiled.
 //   npx vite-node bench/compiled-path.ts --bundle /tmp/b17 [--images 1000] [--paths 5] [--iters 400] [--run <search dir>] [--floor dir]
-// The floor is written by bench/export_static_path.py (torch, /usr/bin/python3) into --floor (default $TMPDIR/instanas-floor/<bundle folder name>).
+// The floor is written by bench/export_static_path.py (torch, /usr/bin/python3) into --floor (default $TMPDIR/instanas-floor/<bundle folder name>-<manifest hash>);
+// if it cannot be written (no torch or onnx for /usr/bin/python3, a config it cannot read) the benchmark stops with its error.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -45,7 +46,8 @@ console.log(`${a.bundle}: ${m.graph.cells.length} cells, ${inputs.length} images
 // Floors are cached between runs, per bundle content: the folder name alone let a re-exported bundle meet the
 // floors of its predecessor (same path codes, other weights), which the logits check below then refused.
 const bundleId = createHash('sha256').update(readFileSync(path.join(a.bundle, 'manifest.json'))).digest('hex').slice(0, 12);
-const floorDir = a.floor || path.join(os.tmpdir(), 'instanas-floor', `${path.basename(path.resolve(a.bundle))}-${bundleId}`);
+// --run's floors (checkpoint weights) are kept apart from those read back from the bundle's ONNX modules.
+const floorDir = a.floor || path.join(os.tmpdir(), 'instanas-floor', `${path.basename(path.resolve(a.bundle))}-${bundleId}${a.run ? '-run' : ''}`);
 const missing = top.filter(([code]) => !existsSync(path.join(floorDir, `${code}.onnx`)));
 // The exporter takes the weights from the search's checkpoint with --run, else from the bundle's own ONNX modules
 // (BatchNorm folded back in torch); the logits check below compares the floor with the bundle.

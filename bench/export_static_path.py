@@ -1,8 +1,8 @@
 """The floor for bench/compiled-path.ts: one child path of a bundle exported by torch itself as a single
 static ONNX model (stem -> executed options, summed -> head; the controller excluded), with the bundle's
 own weights. The torch graph is the search's own MetaGraph, built from the config in the manifest's provenance
-(a distilled bundle: its teacher's). Its weights come from the search run's checkpoint (--run), or else from
-the bundle's ONNX modules themselves (search/instanas_search/bundle_metagraph.py). compiled-path.ts checks the
+(a distilled bundle: its teacher's). Its weights come from the bundle's ONNX modules themselves, or with --run from
+the search run's checkpoint (refused for a bundle whose modules were fine-tuned after the search) (search/instanas_search/bundle_metagraph.py). compiled-path.ts checks the
 floor's logits against the bundle's (1e-4).
 
   /usr/bin/python3 bench/export_static_path.py --bundle /tmp/b --out /tmp/floor --paths 0a1..,3b.. [--run DIR]
@@ -64,6 +64,9 @@ def decode(code: str, counts):
 def rebuild(manifest, run, bundle: Path):
     if not run:
         return metagraph_from_bundle(bundle)
+    if manifest["provenance"].get("config", {}).get("distill", {}).get("finetune_epochs", 0):
+        raise SystemExit("--run: this bundle's modules were fine-tuned after the search (distill.finetune_epochs); "
+                         "the search checkpoint holds other weights. Drop --run: the bundle's own weights are read")
     with tempfile.TemporaryDirectory() as tmp:
         cfg_file = Path(tmp) / "config.json"
         cfg_file.write_text(json.dumps(search_config(manifest).to_dict()))

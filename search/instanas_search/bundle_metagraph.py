@@ -37,9 +37,23 @@ def load_from_onnx(module: nn.Module, file: Path) -> None:
     g = onnx.load(str(file)).graph
     if any(n.op_type == "BatchNormalization" for n in g.node):
         raise ConfigError(f"{file}: holds BatchNormalization nodes; only graphs with BN folded into Conv are read")
-    init = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in g.initializer}
+    inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in g.initializer}
+
+    def init(node, i: int, shape) -> torch.Tensor:
+        if len(node.input) <= i:
+            return torch.zeros(shape)
+        t = inits.get(node.input[i])
+        if t is None:
+            raise ConfigError(f"{file}: {node.op_type} {node.name} input {i} is not an initializer")
+        if tuple(t.shape) != tuple(shape):
+            raise ConfigError(f"{file}: {node.op_type} {node.name} input {i} has shape {list(t.shape)}, "
+                              f"the torch module wants {list(shape)}")
+        return t
+
+    if any(n.op_type == "MatMul" for n in g.node):  # torch exports Linear as Gemm; a MatMul's bias is a separate Add
+        raise ConfigError(f"{file}: holds MatMul nodes; only Gemm (torch's Linear) is read")
     convs = [n for n in g.node if n.op_type == "Conv"]
-    gemms = [n for n in g.node if n.op_type in ("Gemm", "MatMul")]
+    gemms = [n for n in g.node if n.op_type == "Gemm"]
     tconvs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
     tbns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
     tfcs = [m for m in module.modules() if isinstance(m, nn.Linear)]
@@ -48,22 +62,19 @@ def load_from_onnx(module: nn.Module, file: Path) -> None:
                           f"{len(tconvs)} Conv2d / {len(tbns)} BatchNorm2d / {len(tfcs)} Linear")
     with torch.no_grad():
         for node, conv, bn in zip(convs, tconvs, tbns):
-            w = init[node.input[1]]
-            if w.shape != conv.weight.shape:
-                raise ConfigError(f"{file}: Conv {node.name} weight {list(w.shape)} != torch {list(conv.weight.shape)}")
-            conv.weight.copy_(w)
+            conv.weight.copy_(init(node, 1, conv.weight.shape))
             bn.weight.fill_(1.0)
-            bn.bias.copy_(init[node.input[2]] if len(node.input) > 2 else torch.zeros(w.shape[0]))
+            bn.bias.copy_(init(node, 2, bn.bias.shape))
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0)
             bn.eps = 0.0  # sqrt(var + eps) = 1 exactly: the refold gives back the same weights
         for node, fc in zip(gemms, tfcs):
-            w = init[node.input[1]]
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-            if node.op_type == "MatMul" or not attrs.get("transB", 0):
-                w = w.t()
-            fc.weight.copy_(w)
-            fc.bias.copy_(init[node.input[2]] if len(node.input) > 2 else torch.zeros(w.shape[0]))
+            if attrs.get("transB", 0):
+                fc.weight.copy_(init(node, 1, fc.weight.shape))
+            else:
+                fc.weight.copy_(init(node, 1, fc.weight.t().shape).t())
+            fc.bias.copy_(init(node, 2, fc.bias.shape))
 
 
 def metagraph_from_bundle(folder: Path) -> MetaGraph:
@@ -74,6 +85,12 @@ def metagraph_from_bundle(folder: Path) -> MetaGraph:
     in_shape = g["stem"]["inputShape"]
     layout = build_layout(cfg.space, in_shape[1], tuple(in_shape[2:]), int(g["head"]["outputShape"][1]))
     graph = MetaGraph(layout).eval()
+    for spec, cell in zip(layout.cells, g["cells"]):
+        # The runtime's empty-selection rule reads the manifest's shapes, MetaGraph's its own: they must agree, or
+        # training would run a default option where the bundle skips the cell.
+        if spec.shape_preserving != (list(cell["inputShape"][1:]) == list(cell["outputShape"][1:])):
+            raise ConfigError(f"{folder}: cell {spec.index} is identity-capable in one of the manifest and the search "
+                              "config and not in the other")
     files = {"stem": g["stem"]["file"], "head": g["head"]["file"]}
     files.update({o["id"]: o["file"] for c in g["cells"] for o in c["options"]})
     for mid, module, _, _ in graph.modules_for_export():

@@ -3,7 +3,7 @@
 Why: at batch 1 the controller is a session run of its own, and on onnxruntime-node a run of InstaNAS's small CNN
 costs about twice an empty graph's (fixed per-run costs dominate on 28x28 inputs). A student (by default a 2-layer
 MLP on the image pooled to 14x14) is trained to reproduce the teacher's per-(cell, option) decisions on the training
-split; the meta-graph's modules are not touched. The new bundle is the teacher's with the student as its controller;
+split (or cheaper ones: distill.target); the modules are not touched unless distill.finetune_epochs asks. The new bundle is the teacher's with the student as its controller;
 its accuracy, MACs and paths are measured again (here with torch on the ONNX graphs, then by the runtime's `eval`).
 A controller this small is evaluated in JS by the runtime at batch 1 (runtime/small-graph.ts): no session run at all.
 

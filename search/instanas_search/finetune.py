@@ -4,7 +4,8 @@ A student trained to the cheapest-agreeing targets sends most images down one ch
 were trained for the teacher's mix of paths. Here the meta-graph (read back from the ONNX modules into the search's
 own MetaGraph, bundle_metagraph.py) trains on the training split with the student frozen and greedy, as the search's
 fine-tuning phase does with its controller. BatchNorm was folded into the convs at export, so there are no
-statistics left to learn: the BatchNorms stay in eval mode and only weights and (folded) biases train.
+statistics left to learn: the BatchNorms stay in eval mode (running statistics frozen at mean 0, variance 1); their
+scale and shift train with the conv weights and fold back into them at export.
 """
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def _distilled_lines(prov: Dict[str, Any]) -> List[str]:
         goal = "to make the teacher's choices"
     tuned = dc.get("finetune_epochs", 0)
     modules = (f"the modules are that bundle's, fine-tuned here {tuned} epochs on the new controller's paths "
-               "(BatchNorm frozen)" if tuned else "the modules are that bundle's, unchanged")
+               "(BatchNorm statistics frozen)" if tuned else "the modules are that bundle's, unchanged")
     return [f"- Distilled from {d['name']} {d['version']} (`distill.teacher`: `{teacher}`): {modules}; the controller "
             f"was trained here, {goal}.",
             f"- The teacher's search: `{tp.get('command', '?')}`, seed {tp.get('seed', '?')}, "

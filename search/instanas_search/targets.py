@@ -34,7 +34,8 @@ def cheapest_agreeing(b: BundleTorch, x: torch.Tensor, teacher: torch.Tensor, ca
     cost = b.latency(teacher)  # [N]
     target = teacher.clone()
     cand_cost = b.latency(candidates)  # [K]
-    for k in cand_cost.argsort().tolist():  # cheapest first: the first agreeing candidate wins
+    # Cheapest first (ties: the more used candidate first): the first agreeing candidate wins.
+    for k in torch.sort(cand_cost, stable=True).indices.tolist():
         rows = (cand_cost[k] < cost).nonzero()[:, 0]  # rows not yet on a path this cheap: only these can move
         if len(rows) == 0:
             continue

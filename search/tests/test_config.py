@@ -39,9 +39,9 @@ def test_op_registry_lists_valid_names():
         build_op("mb_k9_e1", 8, 8, 1)
 
 
-# *-distill.json configure `distill`, not a search (test_distill_configs_load below).
-CONFIGS = sorted(p for p in (REPO / "search" / "configs").glob("*.json") if not p.stem.endswith("-distill"))
-DISTILL_CONFIGS = sorted((REPO / "search" / "configs").glob("*-distill.json"))
+# *-distill*.json configure `distill`, not a search (test_distill_configs_load below).
+CONFIGS = sorted(p for p in (REPO / "search" / "configs").glob("*.json") if "-distill" not in p.stem)
+DISTILL_CONFIGS = sorted((REPO / "search" / "configs").glob("*-distill*.json"))
 
 
 @pytest.mark.parametrize("path", DISTILL_CONFIGS, ids=[p.stem for p in DISTILL_CONFIGS])

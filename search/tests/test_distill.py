@@ -145,30 +145,38 @@ def test_distill_config_checks(tmp_path):
             load_distill_config(str(bad))
 
 
-def test_cheapest_agreeing_picks_the_cheapest_candidate_with_the_teachers_answer():
-    from instanas_search.targets import cheapest_agreeing, top_paths as _top_paths
+@pytest.mark.parametrize("bar", ["none", "median"])
+def test_cheapest_agreeing_picks_the_cheapest_candidate_with_the_teachers_answer(bar):
+    from instanas_search.targets import cheapest_agreeing, top_paths
     b = BundleTorch(str(FIXTURE))
     g = json.loads((FIXTURE / "golden.json").read_text())
     x = torch.cat([torch.tensor(g["inputs"]).view(g["inputShape"]), torch.randn(60, *g["inputShape"][1:])])
     teacher = b.resolve(b.controller(x))
-    cands = _top_paths(b, teacher, 4)
+    cands = top_paths(b, teacher, 4)
     assert len(cands) == min(4, len(set(b.path_codes(teacher))))
-    target = cheapest_agreeing(b, x, teacher, cands, 0.0)
     pred = b.logits(x, teacher).argmax(1)
+    # probs[n][k]: candidate k's probability for row n's teacher class
+    probs = [[float(b.logits(x[n:n + 1], cands[k:k + 1]).softmax(1)[0, pred[n]]) for k in range(len(cands))]
+             for n in range(len(x))]
+    # "median": a bar that some agreeing candidates pass and some do not, so the probability test is exercised
+    conf = 0.0 if bar == "none" else float(torch.tensor(probs).median())
+    target = cheapest_agreeing(b, x, teacher, cands, conf)
     cand_codes = b.path_codes(cands)
     cost_t, cost_c = b.latency(teacher), b.latency(cands)
     moved = 0
     for n, code in enumerate(b.path_codes(target)):
         # Brute force: the cheapest candidate (cheaper than the teacher's path) that gives the teacher's answer.
-        agreeing = [k for k in range(len(cands)) if cost_c[k] < cost_t[n]
+        agreeing = [k for k in range(len(cands)) if cost_c[k] < cost_t[n] and probs[n][k] >= conf
                     and int(b.logits(x[n:n + 1], cands[k:k + 1]).argmax(1)) == int(pred[n])]
         want = cand_codes[min(agreeing, key=lambda k: cost_c[k])] if agreeing else b.path_codes(teacher[n:n + 1])[0]
         assert code == want
         moved += bool(agreeing)
     assert moved > 0  # the fixture's random teacher leaves cheaper agreeing paths: the search above is exercised
     assert (b.latency(target) <= cost_t).all()
-    # A confidence bar no softmax row reaches leaves every row on its teacher's path.
-    assert torch.equal(cheapest_agreeing(b, x, teacher, cands, 1.0), teacher)
+    if bar == "median":
+        assert moved < len(x) and moved < sum(1 for n in range(len(x)) if any(
+            cost_c[k] < cost_t[n] and int(b.logits(x[n:n + 1], cands[k:k + 1]).argmax(1)) == int(pred[n])
+            for k in range(len(cands))))  # the bar held back some rows that would move without it
 
 
 def test_distill_to_cheapest_agreeing_targets(tmp_path):
@@ -188,7 +196,9 @@ def test_cheapest_agreeing_config_checks(tmp_path):
     for body, match in [({"distill": {"target": "fastest"}}, "distill.target: 'fastest' is not one of"),
                         ({"distill": {"target": "cheapest-agreeing"}}, "set distill.augment to false"),
                         ({"distill": {"candidates": 0, "augment": False}}, "distill.candidates"),
-                        ({"distill": {"min_confidence": 2}}, "distill.min_confidence")]:
+                        ({"distill": {"min_confidence": 2}}, "distill.min_confidence"),
+                        ({"distill": {"finetune_epochs": -1}}, "distill.finetune_epochs"),
+                        ({"distill": {"finetune_lr": 0}}, "distill.finetune_lr")]:
         bad.write_text(json.dumps(body))
         with pytest.raises(ConfigError, match=match):
             load_distill_config(str(bad))

@@ -38,3 +38,17 @@ def test_floor_refuses_a_path_that_does_not_fit(tmp_path):
     r = subprocess.run([sys.executable, str(SCRIPT), "--bundle", str(FIXTURE), "--out", str(tmp_path),
                         "--paths", "123"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "--paths: '123' does not fit" in r.stderr
+
+
+def test_floor_refuses_a_checkpoint_for_fine_tuned_modules(tmp_path):
+    """After distill.finetune_epochs the search checkpoint holds other weights than the bundle: --run is refused."""
+    import shutil
+    bundle = tmp_path / "b"
+    shutil.copytree(FIXTURE.parent / "tiny-distilled", bundle)
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["provenance"]["config"]["distill"]["finetune_epochs"] = 1
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    r = subprocess.run([sys.executable, str(SCRIPT), "--bundle", str(bundle), "--out", str(tmp_path / "f"),
+                        "--paths", json.loads((bundle / "golden.json").read_text())["paths"][0]["code"],
+                        "--run", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "fine-tuned after the search" in r.stderr
