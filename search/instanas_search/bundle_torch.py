@@ -87,14 +87,15 @@ class BundleTorch:
     def path_cells(self, executed: torch.Tensor) -> List[List[List[int]]]:
         return [path_cells(e) for e in executed]
 
+    def _path_sum(self, executed: torch.Tensor, value) -> torch.Tensor:
+        """stem + executed options + head of value(module's manifest entry), per row of executed: [N] float64."""
+        g = self.manifest["graph"]
+        cells = torch.tensor([[float(value(o)) for o in c["options"]] for c in g["cells"]], dtype=torch.float64)
+        return float(value(g["stem"])) + float(value(g["head"])) + (executed.double() * cells).sum((1, 2))
+
     def macs(self, executed: torch.Tensor) -> torch.Tensor:
         """MACs of each row's child path (stem + executed options + head), as the manifest counts them: [N]."""
-        g = self.manifest["graph"]
-        table = torch.zeros(len(self.cells), self.options, dtype=torch.float64)
-        for i, c in enumerate(g["cells"]):
-            for j, o in enumerate(c["options"]):
-                table[i, j] = o["macs"]
-        return g["stem"]["macs"] + g["head"]["macs"] + (executed.double() * table).sum((1, 2))
+        return self._path_sum(executed, lambda e: e["macs"])
 
     def latency(self, executed: torch.Tensor) -> torch.Tensor:
         """Each row's child-path latency from the manifest's latency table (stem + executed options + head), in the
@@ -106,5 +107,4 @@ class BundleTorch:
         if missing:
             raise BundleError(f"{self.dir / 'manifest.json'}: latency.table has no entry for {', '.join(missing[:5])}"
                               f"{' ...' if len(missing) > 5 else ''}; run `instanas profile` on the bundle first")
-        cells = torch.tensor([[float(table[o["id"]]) for o in c["options"]] for c in g["cells"]], dtype=torch.float64)
-        return float(table["stem"]) + float(table["head"]) + (executed.double() * cells).sum((1, 2))
+        return self._path_sum(executed, lambda e: table[e["id"]])
